@@ -1,0 +1,155 @@
+"""`diflow-tts <command>`: one command per pipeline step; recipes are thin shell over these.
+
+The parser is built inside `build_parser()` and heavy modules are imported inside the command
+functions, so `diflow-tts --help` answers at once and importing this module costs nothing.
+Errors a user can cause end as one line on stderr and exit status 2, not a traceback.
+"""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from diflow_tts.config import ConfigError
+
+log = logging.getLogger("diflow_tts")
+
+
+def cmd_make_mini_corpus(args: argparse.Namespace) -> None:
+    from diflow_tts.data.mini_corpus import MiniCorpusConfig, make_mini_corpus
+
+    config = MiniCorpusConfig(hours=args.hours, speakers=args.speakers,
+                              test_speakers=args.test_speakers, dev_utterances=args.dev_utterances,
+                              test_utterances=args.test_utterances, seed=args.seed)
+    make_mini_corpus(args.out_dir, config, text_file=args.text_file, jobs=args.jobs)
+
+
+def cmd_download_libritts(args: argparse.Namespace) -> None:
+    from diflow_tts.data.download import download_subset
+
+    for subset in args.subsets:
+        root = download_subset(args.corpus, subset, args.download_dir, base_url=args.base_url,
+                               keep_archive=args.keep_archive)
+    print(root)
+
+
+def cmd_prepare_libritts(args: argparse.Namespace) -> None:
+    from diflow_tts.data.kaldi import validate_data_dir
+    from diflow_tts.data.libritts import scan_libritts
+
+    exclude = set(Path(args.exclude).read_text().split()) if args.exclude else None
+    data = scan_libritts(args.root, args.subsets, text_kind=args.text_kind, exclude=exclude)
+    data.write(args.out)
+    validate_data_dir(args.out)
+    log.info("%s: %d utterances, %d speakers", args.out, len(data), len(data.spk2utt))
+
+
+def cmd_validate_data_dir(args: argparse.Namespace) -> None:
+    from diflow_tts.data.kaldi import validate_data_dir
+
+    data = validate_data_dir(args.data_dir, check_audio=not args.skip_audio_check)
+    print(f"{args.data_dir}: OK, {len(data)} utterances, {len(data.spk2utt)} speakers")
+
+
+def cmd_phonemize(args: argparse.Namespace) -> None:
+    from diflow_tts.data.phones import phonemize_data_dir
+
+    table = phonemize_data_dir(args.data_dir, phone_table=args.phone_table)
+    log.info("%s: phones written, phone table of %d symbols", args.data_dir, len(table))
+
+
+def cmd_tokenize(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from diflow_tts.config import load_config
+    from diflow_tts.data.tokenize import TokenizerConfig, tokenize_data_dir
+
+    config = load_config(args.config, TokenizerConfig) if args.config else TokenizerConfig()
+    if args.encodec_dir:
+        config = replace(config, codec=replace(config.codec, local_dir=args.encodec_dir))
+    tokenize_data_dir(args.data_dir, args.out_dir, config, device=args.device,
+                      chunk_size=args.chunk_size, batch_seconds=args.batch_seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from diflow_tts.data.libritts import SUBSETS
+
+    parser = argparse.ArgumentParser(
+        prog="diflow-tts", description="Zero-shot TTS by discrete flow matching: pipeline commands.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        return sub
+
+    sub = command("make-mini-corpus", cmd_make_mini_corpus,
+                  "write the synthetic multi-speaker corpus (espeak-ng) in LibriTTS layout")
+    sub.add_argument("out_dir")
+    sub.add_argument("--hours", type=float, default=1.0, help="training audio to generate")
+    sub.add_argument("--speakers", type=int, default=48, help="all speakers, test ones included")
+    sub.add_argument("--test-speakers", type=int, default=8, help="held-out zero-shot speakers")
+    sub.add_argument("--dev-utterances", type=int, default=2, help="per training speaker")
+    sub.add_argument("--test-utterances", type=int, default=12, help="per test speaker")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--text-file", help="sentences, one per line or '<uttid> TEXT' lines")
+    sub.add_argument("--jobs", type=int, default=2, help="parallel synthesis workers")
+
+    sub = command("download-libritts", cmd_download_libritts,
+                  "download and extract LibriTTS (OpenSLR 60) or LibriTTS-R (OpenSLR 141) subsets")
+    sub.add_argument("--corpus", choices=("libritts", "libritts_r"), default="libritts")
+    sub.add_argument("--subsets", nargs="+", choices=SUBSETS, required=True)
+    sub.add_argument("--download-dir", required=True)
+    sub.add_argument("--base-url", help="mirror holding the archives (default: OpenSLR)")
+    sub.add_argument("--keep-archive", action="store_true", help="keep .tar.gz after extraction")
+
+    sub = command("prepare-libritts", cmd_prepare_libritts,
+                  "turn LibriTTS-layout subsets into one Kaldi data dir")
+    sub.add_argument("--root", required=True, help="folder holding the subset folders")
+    sub.add_argument("--subsets", nargs="+", required=True)
+    sub.add_argument("--out", required=True, help="data dir to write")
+    sub.add_argument("--text-kind", choices=("normalized", "original"), default="normalized")
+    sub.add_argument("--exclude", help="file listing utterance ids to leave out")
+
+    sub = command("validate-data-dir", cmd_validate_data_dir, "check a Kaldi data dir")
+    sub.add_argument("data_dir")
+    sub.add_argument("--skip-audio-check", action="store_true", help="do not stat the wav files")
+
+    sub = command("phonemize", cmd_phonemize, "write phones (and tokens.txt) for a data dir")
+    sub.add_argument("data_dir")
+    sub.add_argument("--phone-table", help="existing tokens.txt to use (e.g. the training set's)")
+
+    sub = command("tokenize", cmd_tokenize,
+                  "encode a data dir's audio into acoustic + prosody token shards (resumable)")
+    sub.add_argument("data_dir")
+    sub.add_argument("out_dir")
+    sub.add_argument("--config", help="YAML with codec: and prosody: sections")
+    sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
+    sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    sub.add_argument("--batch-seconds", type=float,
+                     help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")
+    sub.add_argument("--chunk-size", type=int, default=256, help="utterances per resumable chunk")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from diflow_tts.audio import AudioError
+    from diflow_tts.data.kaldi import DataDirError
+
+    try:
+        args.func(args)
+    except (ConfigError, AudioError, DataDirError, FileNotFoundError, ValueError, RuntimeError) as error:
+        if args.verbose:
+            raise
+        print(f"diflow-tts {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

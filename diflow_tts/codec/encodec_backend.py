@@ -1,0 +1,91 @@
+"""EnCodec 24 kHz as a codec backend (75 Hz frames, 1024-entry codebooks).
+
+Weights come from one of three places, chosen by the caller:
+- ``pretrained``: the `encodec` package's own download (cached by torch.hub), or a local folder
+  holding the hash-named checkpoint for machines without access to the weights host;
+- ``random``: the same architecture with random weights (always the same ones), for tests and
+  plumbing.
+The checkpoint is read with ``weights_only=True``: loading never unpickles arbitrary objects.
+"""
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import torch
+
+from diflow_tts.codec.base import CodecBackend
+
+CHECKPOINT_NAME = "encodec_24khz-d7cc33bc.th"
+CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/encodec/v0/" + CHECKPOINT_NAME
+BANDWIDTHS = (1.5, 3.0, 6.0, 12.0, 24.0)
+RANDOM_WEIGHTS_SEED = 0
+
+
+def _check_checkpoint(path: Path) -> None:
+    """The file name carries the first hex digits of its sha256; a mismatch means corruption."""
+    expected = path.stem.split("-")[-1]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(expected):
+        raise ValueError(f"EnCodec checkpoint {path} is corrupt (sha256 does not start with "
+                         f"{expected}): download {CHECKPOINT_URL} again")
+
+
+def load_pretrained_state(local_dir: str | Path | None) -> dict[str, torch.Tensor]:
+    """The pretrained 24 kHz state dict, from ``local_dir`` when given, else via torch.hub."""
+    if local_dir is None:
+        return torch.hub.load_state_dict_from_url(
+            CHECKPOINT_URL, map_location="cpu", check_hash=True, weights_only=True)
+    path = Path(local_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"EnCodec checkpoint {path} not found: download {CHECKPOINT_URL} into {local_dir} "
+            "(or drop local_dir to let the encodec package download it)")
+    _check_checkpoint(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class EncodecBackend(CodecBackend):
+    """EnCodec 24 kHz at a fixed bandwidth (6 kbps -> 8 codebooks)."""
+
+    def __init__(self, weights: str = "pretrained", bandwidth: float = 6.0,
+                 local_dir: str | Path | None = None):
+        super().__init__()
+        from encodec import EncodecModel  # heavy import, kept out of `import diflow_tts`
+
+        if weights not in ("pretrained", "random"):
+            raise ValueError(f"EnCodec weights must be 'pretrained' or 'random', got {weights!r}")
+        if bandwidth not in BANDWIDTHS:
+            raise ValueError(f"EnCodec bandwidth must be one of {BANDWIDTHS} kbps, got {bandwidth}")
+        # Random weights come from a fixed seed: every process builds the same codec, so a
+        # resumed tokenization never mixes codes of two different random codecs.
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+            warnings.simplefilter("ignore", FutureWarning)  # encodec uses the old weight_norm API
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            model = EncodecModel.encodec_model_24khz(pretrained=False)
+        if weights == "pretrained":
+            model.load_state_dict(load_pretrained_state(local_dir))
+        model.set_target_bandwidth(bandwidth)
+        self.model = model.eval()
+        self.sample_rate = model.sample_rate
+        self.hop_length = model.encoder.hop_length
+        self.codebook_size = model.quantizer.bins
+        self.num_codebooks = int(bandwidth * 1000 // (self.frame_rate * 10))
+
+    @torch.inference_mode()
+    def encode(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The 24 kHz model is causal (causal convolutions, unidirectional LSTM), so right padding
+        # leaves every utterance's own frames unchanged and the batch can be cut back per item.
+        embeddings = self.model.encoder(wavs.unsqueeze(1))
+        codes = self.model.quantizer.encode(embeddings, self.frame_rate, self.model.bandwidth)
+        frame_lengths = (lengths + self.hop_length - 1) // self.hop_length
+        return codes.transpose(0, 1), frame_lengths
+
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embeddings = self.model.quantizer.decode(codes.transpose(0, 1))
+        wavs = self.model.decoder(embeddings).squeeze(1)
+        return wavs, frame_lengths * self.hop_length

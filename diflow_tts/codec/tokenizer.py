@@ -1,0 +1,84 @@
+"""The factorized tokenizer: waveform -> acoustic RVQ codes + prosody codes, and codes -> waveform.
+
+Both streams come at the codec's frame rate with exactly the same number of frames, so the flow
+model can stack them per frame. Content (phones per frame) joins later from durations.
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from diflow_tts.codec.base import CodecBackend
+from diflow_tts.codec.prosody import ProsodyConfig, ProsodyExtractor
+
+
+@dataclass
+class FactorizedTokens:
+    """One utterance's tokens: acoustic [Q, T] and prosody [2, T] (pitch ids, energy ids)."""
+
+    acoustic: torch.Tensor
+    prosody: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.acoustic.shape[-1] != self.prosody.shape[-1]:
+            raise ValueError(f"acoustic ({self.acoustic.shape[-1]}) and prosody "
+                             f"({self.prosody.shape[-1]}) frame counts differ")
+
+    @property
+    def num_frames(self) -> int:
+        return self.acoustic.shape[-1]
+
+
+def pad_batch(wavs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad 1-D waveforms into [B, max N]; returns the batch and the lengths."""
+    lengths = torch.tensor([wav.numel() for wav in wavs])
+    batch = torch.zeros(len(wavs), int(lengths.max()), dtype=torch.float32)
+    for i, wav in enumerate(wavs):
+        batch[i, : wav.numel()] = wav
+    return batch, lengths
+
+
+class FactorizedTokenizer:
+    """Encodes batches of waveforms at the codec's sample rate into `FactorizedTokens`."""
+
+    def __init__(self, codec: CodecBackend, prosody: ProsodyConfig | None = None):
+        self.codec = codec
+        prosody = prosody or ProsodyConfig()
+        scale = codec.sample_rate / prosody.sample_rate
+        self.prosody_config = replace(
+            prosody, sample_rate=codec.sample_rate, hop_length=codec.hop_length,
+            frame_length=int(round(prosody.frame_length * scale)))
+        self.prosody = ProsodyExtractor(self.prosody_config).to(codec.device)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def frame_rate(self) -> float:
+        return self.codec.frame_rate
+
+    def encode_batch(self, wavs: list[torch.Tensor]) -> list[FactorizedTokens]:
+        """Tokens for each waveform (1-D, at `sample_rate`), in one padded codec call."""
+        batch, lengths = pad_batch(wavs)
+        batch = batch.to(self.codec.device)
+        codes, frame_lengths = self.codec.encode(batch, lengths.to(self.codec.device))
+        prosody = self.prosody(batch, codes.shape[-1])
+        return [FactorizedTokens(codes[i, :, :n].cpu(), prosody[i, :, :n].cpu())
+                for i, n in enumerate(frame_lengths.tolist())]
+
+    def encode(self, wav: torch.Tensor) -> FactorizedTokens:
+        return self.encode_batch([wav])[0]
+
+    def decode_batch(self, acoustic: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Waveforms for each acoustic code matrix [Q, T], in one padded codec call."""
+        frame_lengths = torch.tensor([codes.shape[-1] for codes in acoustic])
+        batch = torch.zeros(len(acoustic), acoustic[0].shape[0], int(frame_lengths.max()),
+                            dtype=torch.long)
+        for i, codes in enumerate(acoustic):
+            batch[i, :, : codes.shape[-1]] = codes
+        wavs, lengths = self.codec.decode(batch.to(self.codec.device), frame_lengths.to(self.codec.device))
+        return [wavs[i, :n].float().cpu() for i, n in enumerate(lengths.tolist())]
+
+    def decode(self, acoustic: torch.Tensor) -> torch.Tensor:
+        return self.decode_batch([acoustic])[0]

@@ -1,0 +1,118 @@
+"""Token shards: all frames of a data dir in one memory-mapped array, plus an index.
+
+Layout of a token dir:
+- `tokens.npy`  int16 [total_frames, Q + 2]: Q acoustic codes, then pitch id, then energy id;
+- `index.tsv`   `utt<TAB>offset<TAB>frames`, sorted by utterance;
+- `tokenizer.yaml` the codec and prosody settings the tokens were made with;
+- `.done`       written last.
+Loading an utterance is a slice of the memory map, never parsing. While tokenization runs, each
+fixed chunk of utterances is written to `parts/` under a temporary name and renamed when
+complete, so an interrupted run resumes at the first missing chunk and nothing half-written ever
+looks finished.
+"""
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diflow_tts.codec.tokenizer import FactorizedTokens
+
+TOKENS_FILE = "tokens.npy"
+INDEX_FILE = "index.tsv"
+DONE_FILE = ".done"
+PARTS_DIR = "parts"
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        np.save(handle, array)
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def pack(tokens: FactorizedTokens) -> np.ndarray:
+    """[T, Q + 2] int16 rows for one utterance."""
+    return torch.cat([tokens.acoustic, tokens.prosody]).T.numpy().astype(np.int16)
+
+
+class ShardWriter:
+    """Writes a token dir chunk by chunk; `done_chunks` tells a resumed run what to skip."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out_dir = Path(out_dir)
+        self.parts = self.out_dir / PARTS_DIR
+        self.parts.mkdir(parents=True, exist_ok=True)
+
+    def is_complete(self) -> bool:
+        return (self.out_dir / DONE_FILE).is_file()
+
+    def chunk_done(self, chunk: int) -> bool:
+        return (self.parts / f"{chunk:06d}.tsv").is_file()
+
+    def write_chunk(self, chunk: int, items: Iterable[tuple[str, FactorizedTokens]]) -> None:
+        """Store one chunk; the index part is renamed last and marks the chunk as finished."""
+        items = list(items)
+        array = np.concatenate([pack(tokens) for _, tokens in items]) if items else np.zeros((0, 0), np.int16)
+        _save_npy(self.parts / f"{chunk:06d}.npy", array)
+        _write_text(self.parts / f"{chunk:06d}.tsv",
+                    "".join(f"{utt}\t{tokens.num_frames}\n" for utt, tokens in items))
+
+    def finalize(self, num_chunks: int) -> None:
+        """Join the chunks into `tokens.npy` and `index.tsv`, then mark the dir done."""
+        rows: list[tuple[str, int, int]] = []
+        offset = 0
+        arrays = []
+        for chunk in range(num_chunks):
+            for line in (self.parts / f"{chunk:06d}.tsv").read_text(encoding="utf-8").splitlines():
+                utt, frames = line.split("\t")
+                rows.append((utt, offset, int(frames)))
+                offset += int(frames)
+            array = np.load(self.parts / f"{chunk:06d}.npy")
+            if array.size:
+                arrays.append(array)
+        _save_npy(self.out_dir / TOKENS_FILE, np.concatenate(arrays))
+        order = sorted(rows)
+        _write_text(self.out_dir / INDEX_FILE, "".join(f"{u}\t{o}\t{n}\n" for u, o, n in order))
+        (self.out_dir / DONE_FILE).touch()
+        for path in self.parts.iterdir():
+            path.unlink()
+        self.parts.rmdir()
+
+
+class TokenShard:
+    """Read access to a finished token dir: `shard[utt]` -> `FactorizedTokens` (a memmap slice)."""
+
+    def __init__(self, token_dir: str | Path):
+        token_dir = Path(token_dir)
+        if not (token_dir / DONE_FILE).is_file():
+            raise FileNotFoundError(f"token dir {token_dir} is missing or unfinished: run "
+                                    "'diflow-tts tokenize' on its data dir (it resumes)")
+        self.array = np.load(token_dir / TOKENS_FILE, mmap_mode="r")
+        self.index: dict[str, tuple[int, int]] = {}
+        for line in (token_dir / INDEX_FILE).read_text(encoding="utf-8").splitlines():
+            utt, offset, frames = line.split("\t")
+            self.index[utt] = (int(offset), int(frames))
+        self.num_codebooks = self.array.shape[1] - 2
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, utt: str) -> bool:
+        return utt in self.index
+
+    def utterances(self) -> list[str]:
+        return list(self.index)
+
+    def __getitem__(self, utt: str) -> FactorizedTokens:
+        offset, frames = self.index[utt]
+        rows = torch.from_numpy(np.array(self.array[offset: offset + frames]).T.astype(np.int64))
+        return FactorizedTokens(rows[: self.num_codebooks], rows[self.num_codebooks:])

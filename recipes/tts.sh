@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The generic diflow-tts pipeline (ESPnet TEMPLATE style). A corpus run.sh sets its options and
+# calls this script with "$@"; every stage is one or more `diflow-tts` commands, each of which
+# skips finished work and resumes unfinished work, so re-running a stage is always safe.
+set -euo pipefail
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
+
+# General
+stage=0                # first stage to run
+stop_stage=4           # last stage to run
+corpus=mini            # mini (synthetic, espeak-ng) or libritts (OpenSLR 60) or libritts_r (141)
+download_dir=download  # corpora go here
+data_dir=data          # Kaldi data dirs
+dump_dir=dump          # token shards
+device=cpu             # cpu, cuda, cuda:N
+nj=2                   # parallel jobs where a stage has them
+# Synthetic mini corpus (corpus=mini)
+mini_hours=1           # hours of training audio
+mini_speakers=48       # speakers in all, test speakers included
+mini_test_speakers=8   # unseen speakers for zero-shot tests
+mini_seed=0
+mini_text_file=""      # sentences to read instead of the built-in generator
+# LibriTTS (corpus=libritts or libritts_r)
+libritts_root=""       # an existing local copy (folder holding the subset folders): no download
+base_url=""            # mirror of the OpenSLR archives
+train_subsets="train-clean-100"
+dev_subsets="dev-clean"
+test_subsets="test-clean"
+# Tokenizer
+tokenizer_conf=conf/tokenizer.yaml  # codec: and prosody: settings
+encodec_dir=""         # folder holding encodec_24khz-d7cc33bc.th (offline pretrained weights)
+
+help_message=$(cat <<EOM
+Usage: $0 [options]
+Stages:
+  0  corpus: make the mini corpus, or download LibriTTS (skipped with --libritts_root)
+  1  data prep: LibriTTS layout -> Kaldi data dirs ${data_dir}/{train,dev,test}
+  2  phones: espeak-ng phones; the phone table comes from the training set
+  3  codec: report the codec the tokens will come from
+  4  tokens: acoustic RVQ codes + prosody codes -> ${dump_dir}/tokens/{train,dev,test}
+Options (default in brackets):
+  --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --nj ($nj)
+  --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir)
+  --mini_hours ($mini_hours) --mini_speakers ($mini_speakers) --mini_test_speakers ($mini_test_speakers)
+  --mini_seed ($mini_seed) --mini_text_file ($mini_text_file)
+  --libritts_root ($libritts_root) --base_url ($base_url) --train_subsets ($train_subsets)
+  --dev_subsets ($dev_subsets) --test_subsets ($test_subsets)
+  --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
+EOM
+)
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/path.sh"
+
+sets="train dev test"
+if [ "$corpus" = mini ]; then
+  corpus_root=$download_dir/mini_libritts
+  train_subsets=train-clean; dev_subsets=dev-clean; test_subsets=test-clean
+elif [ -n "$libritts_root" ]; then
+  corpus_root=$libritts_root
+elif [ "$corpus" = libritts ]; then
+  corpus_root=$download_dir/LibriTTS
+else
+  corpus_root=$download_dir/LibriTTS_R
+fi
+subsets_of() { case $1 in train) echo "$train_subsets";; dev) echo "$dev_subsets";; test) echo "$test_subsets";; esac; }
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  log "Stage 0: corpus ($corpus)"
+  if [ "$corpus" = mini ]; then
+    diflow-tts make-mini-corpus "$corpus_root" --hours "$mini_hours" --speakers "$mini_speakers" \
+      --test-speakers "$mini_test_speakers" --seed "$mini_seed" --jobs "$nj" \
+      ${mini_text_file:+--text-file "$mini_text_file"}
+  elif [ -n "$libritts_root" ]; then
+    log "using the local copy in $libritts_root"
+  else
+    # shellcheck disable=SC2046
+    diflow-tts download-libritts --corpus "$corpus" --download-dir "$download_dir" \
+      --subsets $(echo "$train_subsets $dev_subsets $test_subsets") ${base_url:+--base-url "$base_url"}
+  fi
+fi
+
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  log "Stage 1: data prep -> $data_dir/{train,dev,test}"
+  for set in $sets; do
+    # shellcheck disable=SC2046
+    diflow-tts prepare-libritts --root "$corpus_root" --subsets $(subsets_of "$set") --out "$data_dir/$set"
+  done
+fi
+
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  log "Stage 2: phones (table from the training set: $data_dir/train/tokens.txt)"
+  diflow-tts phonemize "$data_dir/train"
+  for set in dev test; do
+    diflow-tts phonemize "$data_dir/$set" --phone-table "$data_dir/train/tokens.txt"
+  done
+fi
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "Stage 3: codec from $tokenizer_conf"
+  if grep -Eq '^\s*weights:\s*random' "$tokenizer_conf"; then
+    log "WARNING: $tokenizer_conf selects a random-weight EnCodec: its tokens exercise the pipeline" \
+        "but carry no speech. Use pretrained weights (--encodec_dir) or a codec trained here."
+  elif [ -n "$encodec_dir" ] && [ ! -f "$encodec_dir/encodec_24khz-d7cc33bc.th" ]; then
+    log "ERROR: $encodec_dir lacks encodec_24khz-d7cc33bc.th"; exit 1
+  fi
+fi
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "Stage 4: tokens -> $dump_dir/tokens/{train,dev,test}"
+  for set in $sets; do
+    diflow-tts tokenize "$data_dir/$set" "$dump_dir/tokens/$set" --config "$tokenizer_conf" \
+      --device "$device" ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  done
+fi
+log "Finished stages $stage to $stop_stage"

@@ -1,0 +1,31 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="diflow-tts",
+    version="0.1.0",
+    description="Zero-shot text-to-speech by discrete flow matching with few-step distillation",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["diflow_tts", "diflow_tts.*"]),
+    install_requires=[
+        "torch==2.11.*",
+        "torchaudio==2.11.*",
+        "encodec==0.1.*",
+        "librosa>=0.10",
+        "phonemizer>=3.2",
+        "soundfile>=0.12",
+        "safetensors>=0.4",
+        "pyyaml>=6",
+        "tqdm>=4.60",
+        "tensorboard>=2.14",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "demo": ["gradio>=5"],
+        "eval": ["jiwer>=3", "pesq>=0.0.4", "pystoi>=0.4", "pyworld>=0.3"],
+        "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5"],
+    },
+    entry_points={"console_scripts": ["diflow-tts=diflow_tts.cli:main"]},
+)

@@ -1,0 +1,62 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diflow_tts.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("make-mini-corpus", "download-libritts", "prepare-libritts", "validate-data-dir",
+                    "phonemize", "tokenize"):
+        assert command in out
+
+
+def test_importing_the_package_loads_nothing_heavy():
+    code = ("import sys, diflow_tts, diflow_tts.cli; "
+            "print(any(m in sys.modules for m in ('torch', 'encodec', 'phonemizer', 'librosa')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_user_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
+    assert main(["validate-data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diflow-tts validate-data-dir: error:") and "lacks" in err
+    assert "Traceback" not in err
+    (tmp_path / "bad.yaml").write_text("codec:\n  nope: 1\n")
+    bad = ["tokenize", str(tmp_path), str(tmp_path / "out"), "--config", str(tmp_path / "bad.yaml")]
+    assert main(bad) == 2
+    assert "unknown key(s) ['nope']" in capsys.readouterr().err
+
+
+def test_cli_pipeline_on_the_mini_corpus(mini_corpus, tmp_path):
+    data = tmp_path / "data"
+    assert main(["prepare-libritts", "--root", str(mini_corpus), "--subsets", "train-clean",
+                 "dev-clean", "--out", str(data / "train")]) == 0
+    assert main(["prepare-libritts", "--root", str(mini_corpus), "--subsets", "test-clean",
+                 "--out", str(data / "test")]) == 0
+    assert main(["phonemize", str(data / "train")]) == 0
+    assert main(["phonemize", str(data / "test"), "--phone-table", str(data / "train" / "tokens.txt")]) == 0
+    assert not (data / "test" / "tokens.txt").exists(), "test set reuses the training table"
+    phones = (data / "test" / "phones").read_text().splitlines()
+    assert len(phones) == 4 and all(len(line.split()) > 3 for line in phones)
+    (tmp_path / "tok.yaml").write_text("codec:\n  weights: random\n")
+    assert main(["tokenize", str(data / "test"), str(tmp_path / "tokens"),
+                 "--config", str(tmp_path / "tok.yaml")]) == 0
+    assert (tmp_path / "tokens" / ".done").is_file()
+
+
+def test_recipe_rejects_unknown_options_and_prints_help():
+    run = ROOT / "egs" / "mini_libritts" / "run.sh"
+    bad = subprocess.run(["bash", str(run), "--no_such_option", "1"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown option --no_such_option" in bad.stderr
+    help_out = subprocess.run(["bash", str(run), "--help"], capture_output=True, text=True)
+    assert help_out.returncode == 0 and "Stages:" in help_out.stdout

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from diflow_tts.codec.factory import CodecConfig
+from diflow_tts.data import tokenize as tokenize_module
+from diflow_tts.data.libritts import scan_libritts
+from diflow_tts.data.shards import TokenShard
+from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, tokenize_data_dir
+
+CONFIG = TokenizerConfig(codec=CodecConfig(weights="random"))
+
+
+@pytest.fixture
+def data_dir(mini_corpus, tmp_path):
+    scan_libritts(mini_corpus, ["test-clean"]).write(tmp_path / "test")
+    return tmp_path / "test"
+
+
+def test_token_dir_matches_direct_encoding_and_resumes(data_dir, tmp_path, monkeypatch):
+    out = tmp_path / "tokens"
+    real_write = tokenize_module.ShardWriter.write_chunk
+    calls = []
+
+    def crash_on_second_chunk(self, chunk, items):
+        calls.append(chunk)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        real_write(self, chunk, items)
+
+    monkeypatch.setattr(tokenize_module.ShardWriter, "write_chunk", crash_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        tokenize_data_dir(data_dir, out, CONFIG, chunk_size=1)
+    assert not (out / ".done").exists() and not (out / "tokens.npy").exists()
+    monkeypatch.setattr(tokenize_module.ShardWriter, "write_chunk", real_write)
+    tokenize_data_dir(data_dir, out, CONFIG, chunk_size=1)
+    shard = TokenShard(out)
+    assert len(shard) == 4 and sorted(shard.utterances()) == shard.utterances()
+    tokenizer = build_tokenizer(CONFIG)
+    from diflow_tts.audio import load_audio
+    from diflow_tts.data.kaldi import DataDir
+
+    wavs = DataDir.read(data_dir).wav_scp
+    for utt in shard.utterances():
+        expected = tokenizer.encode(load_audio(wavs[utt], 24_000))
+        assert torch.equal(shard[utt].acoustic, expected.acoustic)
+        assert torch.equal(shard[utt].prosody, expected.prosody)
+
+
+def test_finished_dir_is_skipped_and_other_settings_refused(data_dir, tmp_path):
+    out = tokenize_data_dir(data_dir, tmp_path / "tokens", CONFIG)
+    stamp = (out / "tokens.npy").stat().st_mtime_ns
+    tokenize_data_dir(data_dir, out, CONFIG)
+    assert (out / "tokens.npy").stat().st_mtime_ns == stamp
+    (out / ".done").unlink()
+    other = TokenizerConfig(codec=CodecConfig(weights="random", bandwidth=3.0))
+    with pytest.raises(ValueError, match="other settings"):
+        tokenize_data_dir(data_dir, out, other)
+
+
+def test_unreadable_audio_names_the_utterance(data_dir, tmp_path):
+    wav_scp = data_dir / "wav.scp"
+    first = wav_scp.read_text().splitlines()[0].split()[0]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"garbage" * 50)
+    lines = wav_scp.read_text().splitlines()
+    wav_scp.write_text("\n".join([f"{first} {broken}", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match=f"utterance {first}.*cannot be read"):
+        tokenize_data_dir(data_dir, tmp_path / "tokens", CONFIG)
+
+
+def test_unfinished_token_dir_is_refused_on_read(tmp_path):
+    with pytest.raises(FileNotFoundError, match="diflow-tts tokenize"):
+        TokenShard(tmp_path)

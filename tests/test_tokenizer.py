@@ -1,0 +1,71 @@
+import math
+
+import pytest
+import torch
+
+from diflow_tts.codec.encodec_backend import CHECKPOINT_NAME, EncodecBackend, load_pretrained_state
+from diflow_tts.codec.factory import CodecConfig, build_codec
+from diflow_tts.codec.tokenizer import FactorizedTokenizer, FactorizedTokens
+from tests.conftest import harmonic_tone
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> FactorizedTokenizer:
+    return FactorizedTokenizer(build_codec(CodecConfig(weights="random")))
+
+
+def test_round_trip_shapes_and_stream_alignment(tokenizer):
+    wavs = [harmonic_tone(140.0, 1.0), harmonic_tone(210.0, 0.61), harmonic_tone(90.0, 0.013)]
+    tokens = tokenizer.encode_batch(wavs)
+    for wav, item in zip(wavs, tokens, strict=True):
+        frames = math.ceil(wav.numel() / 320)
+        assert item.acoustic.shape == (8, frames) and item.prosody.shape == (2, frames)
+        assert item.num_frames == frames
+        assert 0 <= int(item.acoustic.min()) and int(item.acoustic.max()) < 1024
+        assert int(item.prosody[0].max()) <= tokenizer.prosody_config.pitch_bins
+    decoded = tokenizer.decode_batch([item.acoustic for item in tokens])
+    for wav, item, out in zip(wavs, tokens, decoded, strict=True):
+        assert out.shape == (item.num_frames * 320,) and out.numel() >= wav.numel()
+        assert torch.isfinite(out).all()
+
+
+def test_batched_encoding_equals_one_by_one(tokenizer):
+    wavs = [harmonic_tone(140.0, 1.2), harmonic_tone(300.0, 0.5)]
+    batched = tokenizer.encode_batch(wavs)
+    for wav, item in zip(wavs, batched, strict=True):
+        single = tokenizer.encode(wav)
+        assert torch.equal(single.acoustic, item.acoustic)
+        # Prosody windows at the very end see the batch's padding instead of silence: equal in value.
+        assert torch.equal(single.prosody[:, :-2], item.prosody[:, :-2])
+
+
+def test_bandwidth_sets_the_number_of_codebooks():
+    assert EncodecBackend("random", bandwidth=1.5).num_codebooks == 2
+    assert EncodecBackend("random", bandwidth=12.0).num_codebooks == 16
+    with pytest.raises(ValueError, match="bandwidth must be one of"):
+        EncodecBackend("random", bandwidth=5.0)
+
+
+def test_streams_of_different_lengths_are_rejected():
+    with pytest.raises(ValueError, match="frame counts differ"):
+        FactorizedTokens(torch.zeros(8, 10, dtype=torch.long), torch.zeros(2, 9, dtype=torch.long))
+
+
+def test_missing_local_checkpoint_says_where_to_put_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{CHECKPOINT_NAME} not found.*download"):
+        load_pretrained_state(tmp_path)
+
+
+def test_local_checkpoint_is_hash_checked_and_loaded_without_pickle(tmp_path):
+    state = EncodecBackend("random").model.state_dict()
+    path = tmp_path / CHECKPOINT_NAME
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="corrupt"):
+        load_pretrained_state(tmp_path)  # random weights do not match the real file's hash
+
+
+def test_random_weights_are_the_same_in_every_build():
+    torch.manual_seed(123)
+    a = EncodecBackend("random").model.state_dict()
+    b = EncodecBackend("random").model.state_dict()
+    assert all(torch.equal(a[key], b[key]) for key in a)

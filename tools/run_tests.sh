@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quick-start command 2: set up (tools/setup_env.sh), lint (ruff) and run the test suite. Extra arguments go
+# to pytest, e.g. `bash tools/run_tests.sh -k prosody`.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$root/tools/setup_env.sh"
+cd "$root"
+"$root/.venv/bin/ruff" check diflow_tts tests tools
+exec "$root/.venv/bin/python" -m pytest -q tests "$@"
