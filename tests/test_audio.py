@@ -18,6 +18,15 @@ def test_reads_common_formats_resampled_to_mono_float(tmp_path, fmt, subtype):
     assert float(wav.abs().max()) <= 1.0
 
 
+def test_reads_mp3_where_libsndfile_supports_it(tmp_path):
+    if "MP3" not in soundfile.available_formats():
+        pytest.skip("this libsndfile has no MP3 support")
+    path = tmp_path / "x.mp3"
+    soundfile.write(str(path), harmonic_tone(200.0, 1.0).numpy(), 24_000, format="MP3")
+    wav = load_audio(path, 24_000)
+    assert wav.ndim == 1 and abs(wav.numel() - 24_000) < 2400
+
+
 def test_float_file_louder_than_full_scale_is_scaled_not_clipped(tmp_path):
     path = tmp_path / "loud.wav"
     soundfile.write(str(path), np.array([0.0, 2.0, -4.0, 1.0], np.float32), 24_000, subtype="FLOAT")

@@ -46,6 +46,9 @@ def test_cli_pipeline_on_the_mini_corpus(mini_corpus, tmp_path):
     assert main(["phonemize", str(data / "train")]) == 0
     assert main(["phonemize", str(data / "test"), "--phone-table", str(data / "train" / "tokens.txt")]) == 0
     assert not (data / "test" / "tokens.txt").exists(), "test set reuses the training table"
+    stamp = (data / "train" / "phones").stat().st_mtime_ns
+    assert main(["phonemize", str(data / "train")]) == 0
+    assert (data / "train" / "phones").stat().st_mtime_ns == stamp, "finished work is skipped"
     phones = (data / "test" / "phones").read_text().splitlines()
     assert len(phones) == 4 and all(len(line.split()) > 3 for line in phones)
     (tmp_path / "tok.yaml").write_text("codec:\n  weights: random\n")

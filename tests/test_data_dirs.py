@@ -82,3 +82,11 @@ def test_speaker_order_must_follow_utterance_order(tmp_path):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(DataDirError, match="lacks.*wav.scp"):
         DataDir.read(tmp_path)
+
+
+def test_rewriting_an_unchanged_data_dir_keeps_its_files(libritts_root, tmp_path):
+    data = scan_libritts(libritts_root, ["train-clean-100"])
+    data.write(tmp_path / "d")
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "d").iterdir()}
+    data.write(tmp_path / "d")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "d").iterdir()} == stamps

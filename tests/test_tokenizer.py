@@ -56,12 +56,33 @@ def test_missing_local_checkpoint_says_where_to_put_it(tmp_path):
         load_pretrained_state(tmp_path)
 
 
-def test_local_checkpoint_is_hash_checked_and_loaded_without_pickle(tmp_path):
-    state = EncodecBackend("random").model.state_dict()
-    path = tmp_path / CHECKPOINT_NAME
-    torch.save(state, path)
+def test_local_checkpoint_is_hash_checked(tmp_path):
+    torch.save(EncodecBackend("random").model.state_dict(), tmp_path / CHECKPOINT_NAME)
     with pytest.raises(ValueError, match="corrupt"):
         load_pretrained_state(tmp_path)  # random weights do not match the real file's hash
+
+
+def test_local_checkpoint_loads_into_the_backend(tmp_path, monkeypatch):
+    from diflow_tts.codec import encodec_backend
+
+    state = {key: value + 0.01 for key, value in EncodecBackend("random").model.state_dict().items()}
+    torch.save(state, tmp_path / CHECKPOINT_NAME)
+    monkeypatch.setattr(encodec_backend, "_check_checkpoint", lambda path: None)  # no real file here
+    loaded = EncodecBackend("pretrained", local_dir=tmp_path).model.state_dict()
+    assert all(torch.equal(loaded[key], state[key]) for key in state)
+
+
+def test_checkpoint_with_pickled_objects_is_refused(tmp_path, monkeypatch):
+    from diflow_tts.codec import encodec_backend
+
+    torch.save({"payload": _Unsafe()}, tmp_path / CHECKPOINT_NAME)
+    monkeypatch.setattr(encodec_backend, "_check_checkpoint", lambda path: None)
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        load_pretrained_state(tmp_path)
+
+
+class _Unsafe:
+    """An arbitrary object: a weights-only load must not unpickle it."""
 
 
 def test_random_weights_are_the_same_in_every_build():

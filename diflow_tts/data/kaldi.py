@@ -33,10 +33,17 @@ def read_table(path: str | Path) -> dict[str, str]:
 
 
 def write_table(path: str | Path, table: Mapping[str, str]) -> None:
-    """Write a `<key> <value>` file sorted by key, atomically."""
+    """Write a `<key> <value>` file sorted by key, atomically.
+
+    An identical existing file is left untouched, so re-running data prep keeps modification
+    times and the stages after it see that nothing changed.
+    """
     path = Path(path)
+    text = "".join(f"{key} {table[key]}\n" for key in sorted(table))
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(f"{key} {table[key]}\n" for key in sorted(table)), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
