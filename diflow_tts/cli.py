@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from diflow_tts.config import ConfigError
-
 log = logging.getLogger("diflow_tts")
 
 
@@ -138,12 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from diflow_tts.audio import AudioError
-    from diflow_tts.data.kaldi import DataDirError
+    from diflow_tts.data.download import DownloadError
+    from diflow_tts.text.phonemize import EspeakMissingError
 
+    # AudioError, DataDirError and ConfigError are ValueErrors: the user-input errors.
     try:
         args.func(args)
-    except (ConfigError, AudioError, DataDirError, FileNotFoundError, ValueError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, DownloadError, EspeakMissingError) as error:
         if args.verbose:
             raise
         print(f"diflow-tts {args.command}: error: {error}", file=sys.stderr)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from diflow_tts.audio import resample, save_audio
 from diflow_tts.text.normalize import normalize_text
+from diflow_tts.text.phonemize import EspeakMissingError
 from diflow_tts.text.sentences import generate_sentence
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,8 @@ def check_espeak() -> None:
     try:
         subprocess.run(["espeak-ng", "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        raise RuntimeError("espeak-ng is needed to make the mini corpus: install it "
-                           "(Debian/Ubuntu: 'apt-get install espeak-ng')") from error
+        raise EspeakMissingError("espeak-ng is needed to make the mini corpus: install it "
+                                 "(Debian/Ubuntu: 'apt-get install espeak-ng')") from error
 
 
 def make_speakers(config: MiniCorpusConfig) -> list[Speaker]:
