@@ -14,6 +14,8 @@ import soundfile
 import torch
 import torchaudio
 
+from diflow_tts.atomic import atomic_path
+
 log = logging.getLogger(__name__)
 
 MIN_PROMPT_SECONDS = 0.5
@@ -73,10 +75,7 @@ def load_prompt(path: str | os.PathLike, sample_rate: int, min_seconds: float = 
 
 def save_audio(path: str | os.PathLike, wav: torch.Tensor | np.ndarray, sample_rate: int) -> None:
     """Write a mono wav (16-bit PCM) atomically: a temporary file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     samples = wav.detach().cpu().numpy() if isinstance(wav, torch.Tensor) else np.asarray(wav)
-    tmp = path.with_name(f".{path.name}.tmp")
-    soundfile.write(str(tmp), np.clip(samples.reshape(-1), -1.0, 1.0), sample_rate,
-                    subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), np.clip(samples.reshape(-1), -1.0, 1.0), sample_rate,
+                        subtype="PCM_16", format="WAV")

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from diflow_tts.atomic import write_text_atomic
+
 T = TypeVar("T")
 
 
@@ -87,4 +89,4 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    write_text_atomic(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -6,10 +6,11 @@ C-locale byte order for UTF-8, so `sorted()` is the canonical order. Files are w
 temporary name, so an interrupted write never leaves a table that looks complete.
 """
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from diflow_tts.atomic import write_text_atomic
 
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt")
 
@@ -42,9 +43,7 @@ def write_table(path: str | Path, table: Mapping[str, str]) -> None:
     text = "".join(f"{key} {table[key]}\n" for key in sorted(table))
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 @dataclass

@@ -24,6 +24,7 @@ import soundfile
 import torch
 from tqdm import tqdm
 
+from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import resample, save_audio
 from diflow_tts.text.normalize import normalize_text
 from diflow_tts.text.phonemize import EspeakMissingError
@@ -211,7 +212,7 @@ def make_mini_corpus(out_dir: str | Path, config: MiniCorpusConfig, text_file: s
             log.info("mini corpus in %s is complete", root)
             return root
     root.mkdir(parents=True, exist_ok=True)
-    settings_path.write_text(json.dumps(settings, indent=2) + "\n")
+    write_text_atomic(settings_path, json.dumps(settings, indent=2) + "\n")
     plan = plan_corpus(config, sentences)
     # Threads suffice: the work is in the espeak-ng subprocess and torch's resampling.
     torch_threads = torch.get_num_threads()

@@ -11,13 +11,13 @@ complete, so an interrupted run resumes at the first missing chunk and nothing h
 looks finished.
 """
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from diflow_tts.atomic import atomic_path, write_text_atomic
 from diflow_tts.codec.tokenizer import FactorizedTokens
 
 TOKENS_FILE = "tokens.npy"
@@ -27,16 +27,8 @@ PARTS_DIR = "parts"
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def pack(tokens: FactorizedTokens) -> np.ndarray:
@@ -63,7 +55,7 @@ class ShardWriter:
         items = list(items)
         array = np.concatenate([pack(tokens) for _, tokens in items]) if items else np.zeros((0, 0), np.int16)
         _save_npy(self.parts / f"{chunk:06d}.npy", array)
-        _write_text(self.parts / f"{chunk:06d}.tsv",
+        write_text_atomic(self.parts / f"{chunk:06d}.tsv",
                     "".join(f"{utt}\t{tokens.num_frames}\n" for utt, tokens in items))
 
     def finalize(self, num_chunks: int) -> None:
@@ -81,7 +73,7 @@ class ShardWriter:
                 arrays.append(array)
         _save_npy(self.out_dir / TOKENS_FILE, np.concatenate(arrays))
         order = sorted(rows)
-        _write_text(self.out_dir / INDEX_FILE, "".join(f"{u}\t{o}\t{n}\n" for u, o, n in order))
+        write_text_atomic(self.out_dir / INDEX_FILE, "".join(f"{u}\t{o}\t{n}\n" for u, o, n in order))
         (self.out_dir / DONE_FILE).touch()
         for path in self.parts.iterdir():
             path.unlink()

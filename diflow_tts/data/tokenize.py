@@ -14,6 +14,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, load_audio
 from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.codec.prosody import ProsodyConfig
@@ -49,8 +50,7 @@ def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
             raise ValueError(f"{out_dir} holds tokens made with other settings ({path}); "
                              "use another output dir or delete this one")
     else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(saved, sort_keys=False), encoding="utf-8")
+        write_text_atomic(path, yaml.safe_dump(saved, sort_keys=False))
 
 
 def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:

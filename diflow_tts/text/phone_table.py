@@ -10,6 +10,8 @@ spellings at synthesis time.
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from diflow_tts.atomic import write_text_atomic
+
 PAD = "<pad>"
 UNK = "<unk>"
 WORD_BOUNDARY = "|"
@@ -49,7 +51,7 @@ class PhoneTable:
 
     def save(self, path: str | Path) -> None:
         text = "".join(f"{symbol} {i}\n" for i, symbol in enumerate(self.symbols))
-        Path(path).write_text(text, encoding="utf-8")
+        write_text_atomic(path, text)
 
     def __len__(self) -> int:
         return len(self.symbols)
