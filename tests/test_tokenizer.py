@@ -40,10 +40,10 @@ def test_batched_encoding_equals_one_by_one(tokenizer):
 
 
 def test_bandwidth_sets_the_number_of_codebooks():
-    assert EncodecBackend("random", bandwidth=1.5).num_codebooks == 2
-    assert EncodecBackend("random", bandwidth=12.0).num_codebooks == 16
+    assert EncodecBackend.random_24khz(1.5).num_codebooks == 2
+    assert EncodecBackend.random_24khz(12.0).num_codebooks == 16
     with pytest.raises(ValueError, match="bandwidth must be one of"):
-        EncodecBackend("random", bandwidth=5.0)
+        EncodecBackend.random_24khz(5.0)
 
 
 def test_streams_of_different_lengths_are_rejected():
@@ -57,7 +57,7 @@ def test_missing_local_checkpoint_says_where_to_put_it(tmp_path):
 
 
 def test_local_checkpoint_is_hash_checked(tmp_path):
-    torch.save(EncodecBackend("random").model.state_dict(), tmp_path / CHECKPOINT_NAME)
+    torch.save(EncodecBackend.random_24khz().model.state_dict(), tmp_path / CHECKPOINT_NAME)
     with pytest.raises(ValueError, match="corrupt"):
         load_pretrained_state(tmp_path)  # random weights do not match the real file's hash
 
@@ -65,10 +65,10 @@ def test_local_checkpoint_is_hash_checked(tmp_path):
 def test_local_checkpoint_loads_into_the_backend(tmp_path, monkeypatch):
     from diflow_tts.codec import encodec_backend
 
-    state = {key: value + 0.01 for key, value in EncodecBackend("random").model.state_dict().items()}
+    state = {key: value + 0.01 for key, value in EncodecBackend.random_24khz().model.state_dict().items()}
     torch.save(state, tmp_path / CHECKPOINT_NAME)
     monkeypatch.setattr(encodec_backend, "_check_checkpoint", lambda path: None)  # no real file here
-    loaded = EncodecBackend("pretrained", local_dir=tmp_path).model.state_dict()
+    loaded = EncodecBackend.pretrained_24khz(local_dir=tmp_path).model.state_dict()
     assert all(torch.equal(loaded[key], state[key]) for key in state)
 
 
@@ -87,6 +87,33 @@ class _Unsafe:
 
 def test_random_weights_are_the_same_in_every_build():
     torch.manual_seed(123)
-    a = EncodecBackend("random").model.state_dict()
-    b = EncodecBackend("random").model.state_dict()
+    a = EncodecBackend.random_24khz().model.state_dict()
+    b = EncodecBackend.random_24khz().model.state_dict()
     assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_trained_codec_folder_round_trips_through_the_tokenizer(tmp_path):
+    from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model, count_parameters
+    from diflow_tts.codec.folder import load_codec_folder, save_codec_folder
+
+    arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1, num_codebooks=4, codebook_size=64)
+    assert arch.bandwidth_kbps == 4 * 6 * 75 / 1000
+    model = build_encodec_model(arch)
+    assert count_parameters(model) < 200_000
+    save_codec_folder(model, arch, tmp_path / "codec")
+    assert sorted(p.name for p in (tmp_path / "codec").iterdir()) == ["codec.yaml", "model.safetensors"]
+    backend = load_codec_folder(tmp_path / "codec")
+    assert (backend.num_codebooks, backend.codebook_size, backend.hop_length) == (4, 64, 320)
+    saved = model.state_dict()
+    assert all(torch.equal(value, saved[key]) for key, value in backend.model.state_dict().items())
+    tokenizer = FactorizedTokenizer(build_codec(CodecConfig(type="trained", path=str(tmp_path / "codec"))))
+    tokens = tokenizer.encode(harmonic_tone(150.0, 0.5))
+    assert tokens.acoustic.shape == (4, 38) and int(tokens.acoustic.max()) < 64
+    assert tokenizer.decode(tokens.acoustic).shape == (38 * 320,)
+
+
+def test_trained_codec_needs_a_complete_folder(tmp_path):
+    with pytest.raises(ValueError, match="needs codec.path"):
+        build_codec(CodecConfig(type="trained"))
+    with pytest.raises(FileNotFoundError, match="lacks"):
+        build_codec(CodecConfig(type="trained", path=str(tmp_path)))

@@ -1,14 +1,16 @@
 """EnCodec 24 kHz as a codec backend (75 Hz frames, 1024-entry codebooks).
 
-Weights come from one of three places, chosen by the caller:
-- ``pretrained``: the `encodec` package's own download (cached by torch.hub), or a local folder
-  holding the hash-named checkpoint for machines without access to the weights host;
-- ``random``: the same architecture with random weights (always the same ones), for tests and
-  plumbing.
+The backend wraps any `EncodecModel`. For the 24 kHz model, weights come from:
+- ``pretrained_24khz``: the `encodec` package's own download (cached by torch.hub), or a local
+  folder holding the hash-named checkpoint for machines without access to the weights host;
+- ``random_24khz``: the same architecture with random weights (always the same ones), for tests
+  and plumbing.
+Codecs trained by this toolkit are EncodecModels of their own size (`codec/folder.py`).
 The checkpoint is read with ``weights_only=True``: loading never unpickles arbitrary objects.
 """
 
 import hashlib
+import math
 import warnings
 from pathlib import Path
 
@@ -49,31 +51,32 @@ def load_pretrained_state(local_dir: str | Path | None) -> dict[str, torch.Tenso
 
 
 class EncodecBackend(CodecBackend):
-    """EnCodec 24 kHz at a fixed bandwidth (6 kbps -> 8 codebooks)."""
+    """Any `encodec.EncodecModel` at its target bandwidth: the pretrained 24 kHz model (8
+    codebooks at 6 kbps) or a codec of another size trained by this toolkit."""
 
-    def __init__(self, weights: str = "pretrained", bandwidth: float = 6.0,
-                 local_dir: str | Path | None = None):
+    def __init__(self, model):
         super().__init__()
-        from encodec import EncodecModel  # heavy import, kept out of `import diflow_tts`
-
-        if weights not in ("pretrained", "random"):
-            raise ValueError(f"EnCodec weights must be 'pretrained' or 'random', got {weights!r}")
-        if bandwidth not in BANDWIDTHS:
-            raise ValueError(f"EnCodec bandwidth must be one of {BANDWIDTHS} kbps, got {bandwidth}")
-        # Random weights come from a fixed seed: every process builds the same codec, so a
-        # resumed tokenization never mixes codes of two different random codecs.
-        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
-            warnings.simplefilter("ignore", FutureWarning)  # encodec uses the old weight_norm API
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model = EncodecModel.encodec_model_24khz(pretrained=False)
-        if weights == "pretrained":
-            model.load_state_dict(load_pretrained_state(local_dir))
-        model.set_target_bandwidth(bandwidth)
         self.model = model.eval()
         self.sample_rate = model.sample_rate
         self.hop_length = model.encoder.hop_length
         self.codebook_size = model.quantizer.bins
-        self.num_codebooks = int(bandwidth * 1000 // (self.frame_rate * 10))
+        bits = math.log2(self.codebook_size)
+        self.num_codebooks = int(round(model.bandwidth * 1000 / (self.frame_rate * bits)))
+
+    @classmethod
+    def pretrained_24khz(cls, bandwidth: float = 6.0,
+                         local_dir: str | Path | None = None) -> "EncodecBackend":
+        model = _encodec_24khz(bandwidth)
+        model.load_state_dict(load_pretrained_state(local_dir))
+        return cls(model)
+
+    @classmethod
+    def random_24khz(cls, bandwidth: float = 6.0) -> "EncodecBackend":
+        """The 24 kHz architecture with random weights: always the same ones (a fixed seed), so
+        a resumed tokenization never mixes codes of two different random codecs."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            return cls(_encodec_24khz(bandwidth))
 
     @torch.inference_mode()
     def encode(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,3 +92,15 @@ class EncodecBackend(CodecBackend):
         embeddings = self.model.quantizer.decode(codes.transpose(0, 1))
         wavs = self.model.decoder(embeddings).squeeze(1)
         return wavs, frame_lengths * self.hop_length
+
+
+def _encodec_24khz(bandwidth: float):
+    from encodec import EncodecModel  # heavy import, kept out of `import diflow_tts`
+
+    if bandwidth not in BANDWIDTHS:
+        raise ValueError(f"EnCodec bandwidth must be one of {BANDWIDTHS} kbps, got {bandwidth}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # encodec uses the old weight_norm API
+        model = EncodecModel.encodec_model_24khz(pretrained=False)
+    model.set_target_bandwidth(bandwidth)
+    return model

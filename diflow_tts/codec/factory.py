@@ -10,20 +10,29 @@ from diflow_tts.codec.base import CodecBackend
 class CodecConfig:
     """Which codec tokenizes speech.
 
-    type: ``encodec`` (the 24 kHz EnCodec architecture).
-    weights: ``pretrained`` (downloaded by the encodec package, or read from ``local_dir``, the
-    folder holding encodec_24khz-d7cc33bc.th) or ``random`` (tests and plumbing only: its codes
-    carry no speech).
-    bandwidth: kbps; 6.0 gives 8 codebooks at 75 Hz.
+    type: ``encodec`` (the 24 kHz EnCodec) or ``trained`` (a codec folder written by this
+    toolkit, at ``path``; weights and bandwidth are then the folder's own).
+    weights: for ``encodec``, ``pretrained`` (downloaded by the encodec package, or read from
+    ``local_dir``, the folder holding encodec_24khz-d7cc33bc.th) or ``random`` (tests and
+    plumbing only: its codes carry no speech).
+    bandwidth: kbps for ``encodec``; 6.0 gives 8 codebooks at 75 Hz.
     """
 
-    type: Literal["encodec"] = "encodec"
+    type: Literal["encodec", "trained"] = "encodec"
     weights: Literal["pretrained", "random"] = "pretrained"
     bandwidth: float = 6.0
     local_dir: str | None = None
+    path: str | None = None
 
 
 def build_codec(config: CodecConfig, device: str = "cpu") -> CodecBackend:
     from diflow_tts.codec.encodec_backend import EncodecBackend
+    from diflow_tts.codec.folder import load_codec_folder
 
-    return EncodecBackend(config.weights, config.bandwidth, config.local_dir).to(device)
+    if config.type == "trained":
+        if not config.path:
+            raise ValueError("codec type 'trained' needs codec.path: the folder codec training wrote")
+        return load_codec_folder(config.path).to(device)
+    if config.weights == "random":
+        return EncodecBackend.random_24khz(config.bandwidth).to(device)
+    return EncodecBackend.pretrained_24khz(config.bandwidth, config.local_dir).to(device)

@@ -1,0 +1,64 @@
+"""EnCodec-architecture codecs of any size, built from the `encodec` package's own classes.
+
+The toolkit trains its own codec where pretrained weights cannot be had. Building it from the
+same classes as the pretrained 24 kHz EnCodec (SEANet encoder and decoder, residual VQ with
+EMA codebooks) keeps one code path for both: a trained codec is an `EncodecModel`, only smaller
+or larger, and `EncodecBackend` serves either.
+"""
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class CodecArchitecture:
+    """Size of an EnCodec-style codec; the defaults are the pretrained 24 kHz model's."""
+
+    sample_rate: int = 24_000
+    filters: int = 32              # SEANet base channels (doubled at every downsampling)
+    dimension: int = 128           # latent size per frame
+    residual_layers: int = 1       # residual blocks per SEANet stage
+    ratios: tuple[int, ...] = (8, 5, 4, 2)  # strides; their product is the hop (320 -> 75 Hz)
+    lstm_layers: int = 2
+    num_codebooks: int = 8
+    codebook_size: int = 1024
+    causal: bool = True
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.ratios)
+
+    @property
+    def bandwidth_kbps(self) -> float:
+        """Bit rate of all codebooks: codebooks x bits per code x frames per second."""
+        frame_rate = self.sample_rate / self.hop_length
+        return self.num_codebooks * math.log2(self.codebook_size) * frame_rate / 1000
+
+
+def build_encodec_model(arch: CodecArchitecture):
+    """A randomly initialised `encodec.EncodecModel` of the given size."""
+    from encodec import EncodecModel
+    from encodec.modules import SEANetDecoder, SEANetEncoder
+    from encodec.quantization import ResidualVectorQuantizer
+
+    if arch.codebook_size & (arch.codebook_size - 1):
+        raise ValueError(f"codebook_size must be a power of two, got {arch.codebook_size}")
+    sizes = dict(channels=1, dimension=arch.dimension, n_filters=arch.filters,
+                 n_residual_layers=arch.residual_layers, ratios=list(arch.ratios),
+                 norm="weight_norm", causal=arch.causal, lstm=arch.lstm_layers)
+    with warnings.catch_warnings():  # encodec uses the old weight_norm API
+        warnings.simplefilter("ignore", FutureWarning)
+        encoder, decoder = SEANetEncoder(**sizes), SEANetDecoder(**sizes)
+    quantizer = ResidualVectorQuantizer(dimension=arch.dimension, n_q=arch.num_codebooks,
+                                        bins=arch.codebook_size)
+    model = EncodecModel(encoder, decoder, quantizer, [arch.bandwidth_kbps], arch.sample_rate,
+                         channels=1, normalize=False, segment=None, name="diflow_tts_codec")
+    model.set_target_bandwidth(arch.bandwidth_kbps)
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
