@@ -56,7 +56,7 @@ class ShardWriter:
         array = np.concatenate([pack(tokens) for _, tokens in items]) if items else np.zeros((0, 0), np.int16)
         _save_npy(self.parts / f"{chunk:06d}.npy", array)
         write_text_atomic(self.parts / f"{chunk:06d}.tsv",
-                    "".join(f"{utt}\t{tokens.num_frames}\n" for utt, tokens in items))
+                          "".join(f"{utt}\t{tokens.num_frames}\n" for utt, tokens in items))
 
     def finalize(self, num_chunks: int) -> None:
         """Join the chunks into `tokens.npy` and `index.tsv`, then mark the dir done."""
