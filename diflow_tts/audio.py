@@ -33,20 +33,44 @@ def resample(wav: torch.Tensor, source_rate: int, target_rate: int) -> torch.Ten
     return torchaudio.functional.resample(wav, source_rate, target_rate)
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
-    """Read ``path`` as a mono float32 tensor [samples] at ``sample_rate``.
-
-    Stereo is averaged to mono. Float files whose peak exceeds 1 are scaled down to peak 1
-    (clipping them would add distortion the codec then learns).
-    """
-    path = Path(path)
+def _open(path: Path) -> soundfile.SoundFile:
     if not path.is_file():
         raise AudioError(f"audio file {path} does not exist: check the path")
     try:
-        data, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        return soundfile.SoundFile(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioError(
             f"audio file {path} cannot be read ({error}): convert it to wav or flac") from error
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int]:
+    """(sample rate, frames) of ``path`` from its header; `AudioError` if unusable or empty."""
+    path = Path(path)
+    with _open(path) as handle:
+        rate, frames = handle.samplerate, handle.frames
+    if frames <= 0:
+        raise AudioError(f"audio file {path} holds no samples: give a file with speech in it")
+    return rate, frames
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int, offset_seconds: float = 0.0,
+               duration_seconds: float | None = None) -> torch.Tensor:
+    """Read ``path`` (or ``duration_seconds`` of it from ``offset_seconds``) as a mono float32
+    tensor [samples] at ``sample_rate``.
+
+    Stereo is averaged to mono. Float files whose peak exceeds 1 are scaled down to peak 1
+    (clipping them would add distortion the codec then learns). Reading a segment seeks in the
+    file, so cropping training segments does not decode whole utterances.
+    """
+    path = Path(path)
+    with _open(path) as handle:
+        source_rate = handle.samplerate
+        try:
+            handle.seek(int(offset_seconds * source_rate))
+            frames = -1 if duration_seconds is None else int(round(duration_seconds * source_rate))
+            data = handle.read(frames, dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise AudioError(f"audio file {path} cannot be decoded ({error}): re-export it") from error
     if data.size == 0:
         raise AudioError(f"audio file {path} holds no samples: give a file with speech in it")
     if not np.isfinite(data).all():

@@ -70,6 +70,44 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
                       chunk_size=args.chunk_size, batch_seconds=args.batch_seconds)
 
 
+def cmd_prepare_audio_folder(args: argparse.Namespace) -> None:
+    from diflow_tts.data.audio_folder import prepare_audio_folder
+
+    kept, held = prepare_audio_folder(args.root, args.out, args.hold_out_speakers, args.hold_out_dir,
+                                      seed=args.seed)
+    log.info("%s: %d utterances%s", args.out, kept,
+             f"; {args.hold_out_dir}: {held} utterances of held-out speakers" if held else "")
+
+
+def cmd_train_codec(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from diflow_tts.codec.training import CodecTrainConfig, train_codec
+    from diflow_tts.config import load_config
+
+    config = load_config(args.config, CodecTrainConfig) if args.config else CodecTrainConfig()
+    if args.skip_bad_audio:
+        config = replace(config, data=replace(config.data, on_bad_audio="skip"))
+    train_codec(args.data, config, args.out, device=args.device, validation_dirs=args.valid_data or ())
+
+
+def cmd_eval_codec(args: argparse.Namespace) -> None:
+    import json
+
+    from diflow_tts.codec.evaluation import evaluate_codec
+    from diflow_tts.codec.factory import CodecConfig, build_codec
+    from diflow_tts.config import load_config
+    from diflow_tts.data.tokenize import TokenizerConfig
+
+    if Path(args.codec).is_dir():
+        codec_config = CodecConfig(type="trained", path=args.codec)
+    else:  # a tokenizer config: evaluate the codec its tokens come from
+        codec_config = load_config(args.codec, TokenizerConfig).codec
+    codec = build_codec(codec_config, args.device)
+    summary = evaluate_codec(codec, args.data, args.out, args.max_utterances, args.max_seconds)
+    print(json.dumps(summary, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from diflow_tts.data.libritts import SUBSETS
 
@@ -129,6 +167,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--batch-seconds", type=float,
                      help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")
     sub.add_argument("--chunk-size", type=int, default=256, help="utterances per resumable chunk")
+
+    sub = command("prepare-audio-folder", cmd_prepare_audio_folder,
+                  "audio-only data dir(s) from a folder of <speaker>-*.flac/wav files (codec training)")
+    sub.add_argument("--root", required=True, help="folder searched recursively for audio files")
+    sub.add_argument("--out", required=True, help="data dir to write")
+    sub.add_argument("--hold-out-speakers", type=int, default=0, help="whole speakers to keep out")
+    sub.add_argument("--hold-out-dir", help="data dir for the held-out speakers")
+    sub.add_argument("--seed", type=int, default=0, help="which speakers are held out")
+
+    sub = command("train-codec", cmd_train_codec,
+                  "train an EnCodec-architecture codec (resumes from EXP_DIR/checkpoints; "
+                  "under torchrun on several GPUs or CPU processes)")
+    sub.add_argument("--data", nargs="+", required=True, help="training data dirs (wav.scp)")
+    sub.add_argument("--valid-data", nargs="+", help="held-out data dirs for validation samples")
+    sub.add_argument("--config", help="YAML: architecture, discriminator, losses, optimizer, data, loop")
+    sub.add_argument("--out", required=True, help="experiment folder; the codec goes to OUT/codec")
+    sub.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun picks the GPU)")
+    sub.add_argument("--skip-bad-audio", action="store_true",
+                     help="leave out unreadable or empty audio files (counted) instead of stopping")
+
+    sub = command("eval-codec", cmd_eval_codec,
+                  "reconstruction quality (PESQ-WB, STOI, mel distance, SI-SDR, bitrate) on data dirs")
+    sub.add_argument("--codec", required=True,
+                     help="codec folder (from train-codec), or a tokenizer YAML naming the codec")
+    sub.add_argument("--data", nargs="+", required=True, help="data dirs; one report row each")
+    sub.add_argument("--out", required=True, help="report folder: summary.json, summary.md, items.jsonl")
+    sub.add_argument("--max-utterances", type=int, help="first N utterances of each data dir")
+    sub.add_argument("--max-seconds", type=float, help="score at most this much of each utterance")
+    sub.add_argument("--device", default="cpu")
     return parser
 
 
@@ -137,12 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from diflow_tts.data.download import DownloadError
+    from diflow_tts.eval.signal_metrics import MissingJudgeError
     from diflow_tts.text.phonemize import EspeakMissingError
 
     # AudioError, DataDirError and ConfigError are ValueErrors: the user-input errors.
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, DownloadError, EspeakMissingError) as error:
+    except (ValueError, FileNotFoundError, DownloadError, EspeakMissingError, MissingJudgeError) as error:
         if args.verbose:
             raise
         print(f"diflow-tts {args.command}: error: {error}", file=sys.stderr)

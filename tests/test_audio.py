@@ -62,3 +62,16 @@ def test_real_librispeech_flac(librispeech_dir):
     path = sorted(librispeech_dir.glob("*.flac"))[0]
     wav = load_audio(path, 24_000)
     assert wav.numel() > 24_000 and torch.isfinite(wav).all()
+
+
+def test_a_segment_is_read_by_seeking(tmp_path):
+    from diflow_tts.audio import audio_info
+
+    ramp = torch.linspace(-0.5, 0.5, 16_000)
+    save_audio(tmp_path / "ramp.wav", ramp, 16_000)
+    assert audio_info(tmp_path / "ramp.wav") == (16_000, 16_000)
+    segment = load_audio(tmp_path / "ramp.wav", 16_000, offset_seconds=0.25, duration_seconds=0.5)
+    assert segment.shape == (8_000,)
+    assert torch.allclose(segment, ramp[4_000:12_000], atol=1e-4)
+    tail = load_audio(tmp_path / "ramp.wav", 16_000, offset_seconds=0.9, duration_seconds=0.5)
+    assert tail.shape == (1_600,)

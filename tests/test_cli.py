@@ -15,7 +15,7 @@ def test_help_lists_every_command(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for command in ("make-mini-corpus", "download-libritts", "prepare-libritts", "validate-data-dir",
-                    "phonemize", "tokenize"):
+                    "phonemize", "tokenize", "prepare-audio-folder", "train-codec", "eval-codec"):
         assert command in out
 
 

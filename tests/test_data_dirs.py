@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from diflow_tts.data.kaldi import DataDir, DataDirError, read_table, validate_data_dir
 from diflow_tts.data.libritts import scan_libritts
@@ -90,3 +91,23 @@ def test_rewriting_an_unchanged_data_dir_keeps_its_files(libritts_root, tmp_path
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "d").iterdir()}
     data.write(tmp_path / "d")
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "d").iterdir()} == stamps
+
+
+def test_audio_folder_holds_out_whole_speakers(tmp_path):
+    from diflow_tts.audio import save_audio
+    from diflow_tts.data.audio_folder import prepare_audio_folder
+    from diflow_tts.data.kaldi import read_table
+
+    source = tmp_path / "audio"
+    (source / "sub").mkdir(parents=True)
+    for speaker in ("19", "84", "841", "1272"):
+        for utt in range(2):
+            save_audio(source / "sub" / f"{speaker}-1-{utt}.flac", torch.zeros(1600), 16_000)
+    kept, held = prepare_audio_folder(source, tmp_path / "train", 2, tmp_path / "test", seed=1)
+    assert (kept, held) == (4, 4)
+    train, test = (read_table(tmp_path / name / "utt2spk") for name in ("train", "test"))
+    assert not set(train.values()) & set(test.values()) and len(set(test.values())) == 2
+    assert all(utt.startswith(spk + "-") for utt, spk in (train | test).items())
+    assert read_table(tmp_path / "train" / "wav.scp").keys() == train.keys()
+    with pytest.raises(ValueError, match="at least one must stay"):
+        prepare_audio_folder(source, tmp_path / "x", 4, tmp_path / "y")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything diflow-tts needs on a machine that has only Python 3.10+:
 # Debian's espeak-ng (when missing), a virtual environment in .venv and the package with the
-# extras in $DIFLOW_EXTRAS (default: dev). A re-run with nothing changed takes about a second.
+# extras in $DIFLOW_EXTRAS (default: dev,eval). A re-run with nothing changed takes about a second.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-extras=${DIFLOW_EXTRAS:-dev}
+extras=${DIFLOW_EXTRAS:-dev,eval}
 
 if ! command -v espeak-ng >/dev/null 2>&1; then
   echo "setup: installing espeak-ng (Debian package)" >&2

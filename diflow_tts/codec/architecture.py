@@ -6,8 +6,10 @@ EMA codebooks) keeps one code path for both: a trained codec is an `EncodecModel
 or larger, and `EncodecBackend` serves either.
 """
 
+import contextlib
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +40,14 @@ class CodecArchitecture:
         return self.num_codebooks * math.log2(self.codebook_size) * frame_rate / 1000
 
 
+@contextlib.contextmanager
+def quiet_encodec_construction() -> Iterator[None]:
+    """Build encodec modules without its FutureWarning about the old weight_norm API."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
 def build_encodec_model(arch: CodecArchitecture):
     """A randomly initialised `encodec.EncodecModel` of the given size."""
     from encodec import EncodecModel
@@ -49,8 +59,7 @@ def build_encodec_model(arch: CodecArchitecture):
     sizes = dict(channels=1, dimension=arch.dimension, n_filters=arch.filters,
                  n_residual_layers=arch.residual_layers, ratios=list(arch.ratios),
                  norm="weight_norm", causal=arch.causal, lstm=arch.lstm_layers)
-    with warnings.catch_warnings():  # encodec uses the old weight_norm API
-        warnings.simplefilter("ignore", FutureWarning)
+    with quiet_encodec_construction():
         encoder, decoder = SEANetEncoder(**sizes), SEANetDecoder(**sizes)
     quantizer = ResidualVectorQuantizer(dimension=arch.dimension, n_q=arch.num_codebooks,
                                         bins=arch.codebook_size)

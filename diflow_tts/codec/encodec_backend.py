@@ -11,11 +11,11 @@ The checkpoint is read with ``weights_only=True``: loading never unpickles arbit
 
 import hashlib
 import math
-import warnings
 from pathlib import Path
 
 import torch
 
+from diflow_tts.codec.architecture import quiet_encodec_construction
 from diflow_tts.codec.base import CodecBackend
 
 CHECKPOINT_NAME = "encodec_24khz-d7cc33bc.th"
@@ -99,8 +99,7 @@ def _encodec_24khz(bandwidth: float):
 
     if bandwidth not in BANDWIDTHS:
         raise ValueError(f"EnCodec bandwidth must be one of {BANDWIDTHS} kbps, got {bandwidth}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # encodec uses the old weight_norm API
+    with quiet_encodec_construction():
         model = EncodecModel.encodec_model_24khz(pretrained=False)
     model.set_target_bandwidth(bandwidth)
     return model

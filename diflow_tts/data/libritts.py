@@ -11,8 +11,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import soundfile
-
+from diflow_tts.audio import AudioError, audio_info
 from diflow_tts.data.kaldi import DataDir
 
 log = logging.getLogger(__name__)
@@ -53,9 +52,10 @@ def _find_subset(root: Path, subset: str) -> Path:
 def _usable(wav: Path) -> bool:
     """Header check: zero-length or unreadable files (corrupt downloads, '._' forks) are skipped."""
     try:
-        return soundfile.info(str(wav)).frames > 0
-    except (soundfile.LibsndfileError, RuntimeError):
+        audio_info(wav)
+    except AudioError:
         return False
+    return True
 
 
 def scan_libritts(root: str | Path, subsets: Sequence[str], text_kind: str = "normalized",

@@ -1,0 +1,1 @@
+"""Evaluation: signal metrics, judges (ASR, speaker similarity, MOS proxies) and reports."""

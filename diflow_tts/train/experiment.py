@@ -1,0 +1,48 @@
+"""The experiment folder's config.yaml: what a run was started with, guarded across resumes.
+
+Resuming with a different model size would fail deep inside `load_state_dict`, or worse,
+succeed on a codebook of another meaning; so the sections that define the model must match the
+recorded ones. Other settings (steps, logging, learning rate) may change between resumes: the
+change is logged and the record updated, so config.yaml always says what the run used last.
+"""
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diflow_tts.config import ConfigError, save_config, to_dict
+
+log = logging.getLogger(__name__)
+CONFIG_FILE = "config.yaml"
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: list(data) if isinstance(data, tuple) else data}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
+    return flat
+
+
+def record_config(out_dir: str | Path, config: Any, fixed_sections: Sequence[str]) -> None:
+    """Write ``config`` to ``out_dir/config.yaml``; refuse a change to ``fixed_sections``."""
+    path = Path(out_dir) / CONFIG_FILE
+    new = _flatten(to_dict(config))
+    if path.is_file():
+        old = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+        fixed = [key for key in changed if key.split(".")[0] in fixed_sections]
+        if fixed:
+            raise ConfigError(
+                f"{out_dir} was trained with other {', '.join(fixed_sections)} settings "
+                f"({', '.join(f'{k}: {old.get(k)} -> {new.get(k)}' for k in fixed)}): "
+                "use a new output folder, or the recorded config to resume")
+        for key in changed:
+            log.warning("setting %s changed on resume: %s -> %s", key, old.get(key), new.get(key))
+        if not changed:
+            return
+    save_config(config, path)

@@ -1,0 +1,84 @@
+"""Shared training infrastructure: resumable sampler, checkpoints, config guard, schedule."""
+
+import pytest
+import torch
+
+from diflow_tts.config import ConfigError
+from diflow_tts.train.checkpoint import CheckpointManager
+from diflow_tts.train.experiment import record_config
+from diflow_tts.train.loop import LoopConfig
+from diflow_tts.train.sampler import ResumableBatchSampler, shuffled_fixed_batches
+from diflow_tts.train.schedule import warmup_cosine
+
+
+def _take(sampler, count):
+    iterator = iter(sampler)
+    return [next(iterator) for _ in range(count)]
+
+
+def test_sampler_resumes_on_the_batch_an_uninterrupted_run_would_use():
+    plan = shuffled_fixed_batches(10, 3)  # 3 batches per epoch, one example dropped
+    full = _take(ResumableBatchSampler(plan, seed=5), 8)
+    assert _take(ResumableBatchSampler(plan, seed=5, start_step=5), 3) == full[5:]
+    epochs = [[index for batch in full[e * 3:e * 3 + 3] for index, _ in batch] for e in range(2)]
+    assert epochs[0] != epochs[1] and all(len(set(e)) == 9 for e in epochs)  # reshuffled
+    seeds = [seed for batch in full for _, seed in batch]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_ranks_see_disjoint_batches_of_the_same_epoch():
+    plan = shuffled_fixed_batches(12, 2)
+    ranks = [_take(ResumableBatchSampler(plan, seed=0, rank=r, world_size=2), 3) for r in range(2)]
+    indices = [{i for batch in batches for i, _ in batch} for batches in ranks]
+    assert not indices[0] & indices[1] and len(indices[0] | indices[1]) == 12
+
+
+def test_too_little_data_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        shuffled_fixed_batches(2, 3)
+    with pytest.raises(ValueError, match="fewer than the 4 ranks"):
+        _take(ResumableBatchSampler(shuffled_fixed_batches(6, 3), seed=0, rank=0, world_size=4), 1)
+
+
+def test_checkpoints_keep_the_last_k_and_name_a_corrupt_file(tmp_path):
+    manager = CheckpointManager(tmp_path, keep_last=2)
+    for step in (10, 20, 30):
+        manager.save(step, {"weights": torch.full((2,), float(step))})
+    assert manager.steps() == [20, 30] and manager.latest() == tmp_path / "step-00000030.pt"
+    assert torch.equal(manager.load(manager.latest())["weights"], torch.full((2,), 30.0))
+    assert not list(tmp_path.glob(".*tmp"))
+    manager.path_for(40).write_bytes(b"truncated")
+    with pytest.raises(ValueError, match="step-00000040.pt cannot be read.*delete it"):
+        manager.load(manager.latest())
+
+
+def test_record_config_guards_fixed_sections_only(tmp_path, caplog):
+    from dataclasses import dataclass, field
+
+    @dataclass(frozen=True)
+    class Model:
+        width: int = 4
+
+    @dataclass(frozen=True)
+    class Run:
+        model: Model = field(default_factory=Model)
+        loop: LoopConfig = field(default_factory=LoopConfig)
+
+    record_config(tmp_path, Run(), fixed_sections=("model",))
+    record_config(tmp_path, Run(loop=LoopConfig(max_steps=7)), fixed_sections=("model",))
+    assert "loop.max_steps changed on resume: 10000 -> 7" in caplog.text
+    assert "max_steps: 7" in (tmp_path / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="model.width: 4 -> 8"):
+        record_config(tmp_path, Run(model=Model(width=8)), fixed_sections=("model",))
+
+
+def test_warmup_cosine_schedule_shape():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = warmup_cosine(optimizer, warmup_steps=4, max_steps=14, final_ratio=0.1)
+    rates = []
+    for _ in range(20):
+        rates.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert rates[9] == pytest.approx(0.55) and rates[14:] == pytest.approx([0.1] * 6)
