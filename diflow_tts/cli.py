@@ -66,6 +66,8 @@ def cmd_tokenize(args: argparse.Namespace) -> None:
     config = load_config(args.config, TokenizerConfig) if args.config else TokenizerConfig()
     if args.encodec_dir:
         config = replace(config, codec=replace(config.codec, local_dir=args.encodec_dir))
+    if args.codec_dir:
+        config = replace(config, codec=replace(config.codec, type="trained", path=args.codec_dir))
     tokenize_data_dir(args.data_dir, args.out_dir, config, device=args.device,
                       chunk_size=args.chunk_size, batch_seconds=args.batch_seconds)
 
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("out_dir")
     sub.add_argument("--config", help="YAML with codec: and prosody: sections")
     sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
+    sub.add_argument("--codec-dir", help="use this trained codec folder (overrides the config's codec)")
     sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     sub.add_argument("--batch-seconds", type=float,
                      help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")

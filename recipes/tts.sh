@@ -13,7 +13,9 @@ corpus=mini            # mini (synthetic, espeak-ng) or libritts (OpenSLR 60) or
 download_dir=download  # corpora go here
 data_dir=data          # Kaldi data dirs
 dump_dir=dump          # token shards
-device=cpu             # cpu, cuda, cuda:N
+exp_dir=exp            # trained models and their reports
+device=cpu             # cpu, cuda, cuda:N (training: cpu or cuda; torchrun gives each rank a GPU)
+ngpu=1                 # training processes: > 1 launches torchrun (NCCL on cuda, gloo on cpu)
 nj=2                   # parallel jobs where a stage has them
 # Synthetic mini corpus (corpus=mini)
 mini_hours=1           # hours of training audio
@@ -27,6 +29,11 @@ base_url=""            # mirror of the OpenSLR archives
 train_subsets="train-clean-100"
 dev_subsets="dev-clean"
 test_subsets="test-clean"
+# Codec
+codec_conf=""          # train a codec with this config in stage 3; empty: the tokenizer conf's codec
+codec_extra_audio=""   # folder of <speaker>-*.flac/wav speech added to codec training (no text needed)
+codec_held_out_speakers=25  # speakers of codec_extra_audio kept out of training, for evaluation
+codec_eval_utterances=50    # per evaluation set
 # Tokenizer
 tokenizer_conf=conf/tokenizer.yaml  # codec: and prosody: settings
 encodec_dir=""         # folder holding encodec_24khz-d7cc33bc.th (offline pretrained weights)
@@ -36,16 +43,20 @@ Usage: $0 [options]
 Stages:
   0  corpus: make the mini corpus, or download LibriTTS (skipped with --libritts_root)
   1  data prep: LibriTTS layout -> Kaldi data dirs ${data_dir}/{train,dev,test}
+     (+ ${data_dir}/codec_extra_{train,test} from --codec_extra_audio)
   2  phones: espeak-ng phones; the phone table comes from the training set
-  3  codec: report the codec the tokens will come from
+  3  codec: train it (--codec_conf) -> ${exp_dir}/codec/codec and score it -> ${exp_dir}/codec/eval;
+     without --codec_conf, report the codec the tokenizer conf names
   4  tokens: acoustic RVQ codes + prosody codes -> ${dump_dir}/tokens/{train,dev,test}
 Options (default in brackets):
-  --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --nj ($nj)
-  --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir)
+  --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --ngpu ($ngpu)
+  --nj ($nj) --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir) --exp_dir ($exp_dir)
   --mini_hours ($mini_hours) --mini_speakers ($mini_speakers) --mini_test_speakers ($mini_test_speakers)
   --mini_seed ($mini_seed) --mini_text_file ($mini_text_file)
   --libritts_root ($libritts_root) --base_url ($base_url) --train_subsets ($train_subsets)
   --dev_subsets ($dev_subsets) --test_subsets ($test_subsets)
+  --codec_conf ($codec_conf) --codec_extra_audio ($codec_extra_audio)
+  --codec_held_out_speakers ($codec_held_out_speakers) --codec_eval_utterances ($codec_eval_utterances)
   --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
 EOM
 )
@@ -62,6 +73,11 @@ elif [ "$corpus" = libritts ]; then
   corpus_root=$download_dir/LibriTTS
 else
   corpus_root=$download_dir/LibriTTS_R
+fi
+codec_dir=$exp_dir/codec/codec  # where stage 3 exports a trained codec
+train_launcher=""
+if [ "$ngpu" -gt 1 ]; then
+  train_launcher="torchrun --standalone --nproc_per_node $ngpu --no-python"
 fi
 subsets_of() { case $1 in train) echo "$train_subsets";; dev) echo "$dev_subsets";; test) echo "$test_subsets";; esac; }
 
@@ -86,6 +102,10 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     # shellcheck disable=SC2046
     diflow-tts prepare-libritts --root "$corpus_root" --subsets $(subsets_of "$set") --out "$data_dir/$set"
   done
+  if [ -n "$codec_extra_audio" ]; then
+    diflow-tts prepare-audio-folder --root "$codec_extra_audio" --out "$data_dir/codec_extra_train" \
+      --hold-out-speakers "$codec_held_out_speakers" --hold-out-dir "$data_dir/codec_extra_test"
+  fi
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
@@ -97,12 +117,33 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
-  log "Stage 3: codec from $tokenizer_conf"
-  if grep -Eq '^\s*weights:\s*random' "$tokenizer_conf"; then
-    log "WARNING: $tokenizer_conf selects a random-weight EnCodec: its tokens exercise the pipeline" \
-        "but carry no speech. Use pretrained weights (--encodec_dir) or a codec trained here."
-  elif [ -n "$encodec_dir" ] && [ ! -f "$encodec_dir/encodec_24khz-d7cc33bc.th" ]; then
-    log "ERROR: $encodec_dir lacks encodec_24khz-d7cc33bc.th"; exit 1
+  if [ -n "$codec_conf" ]; then
+    log "Stage 3: codec training ($codec_conf) -> $codec_dir"
+    codec_train="$data_dir/train"; codec_valid="$data_dir/dev"; codec_test="$data_dir/test"
+    if [ -n "$codec_extra_audio" ]; then
+      codec_train="$codec_train $data_dir/codec_extra_train"
+      codec_valid="$codec_valid $data_dir/codec_extra_test"
+      codec_test="$codec_test $data_dir/codec_extra_test"
+    fi
+    # shellcheck disable=SC2086
+    $train_launcher diflow-tts train-codec --data $codec_train --valid-data $codec_valid \
+      --config "$codec_conf" --out "$exp_dir/codec" --device "$device"
+    if [ ! -f "$exp_dir/codec/eval/summary.json" ] || \
+       [ "$codec_dir/model.safetensors" -nt "$exp_dir/codec/eval/summary.json" ]; then
+      log "Stage 3: codec evaluation on held-out speakers -> $exp_dir/codec/eval"
+      # shellcheck disable=SC2086
+      diflow-tts eval-codec --codec "$codec_dir" --data $codec_test --out "$exp_dir/codec/eval" \
+        --max-utterances "$codec_eval_utterances" --device "$device" >/dev/null
+    fi
+    cat "$exp_dir/codec/eval/summary.md"
+  else
+    log "Stage 3: codec from $tokenizer_conf"
+    if grep -Eq '^\s*weights:\s*random' "$tokenizer_conf"; then
+      log "WARNING: $tokenizer_conf selects a random-weight EnCodec: its tokens exercise the pipeline" \
+          "but carry no speech. Use pretrained weights (--encodec_dir) or train one (--codec_conf)."
+    elif [ -n "$encodec_dir" ] && [ ! -f "$encodec_dir/encodec_24khz-d7cc33bc.th" ]; then
+      log "ERROR: $encodec_dir lacks encodec_24khz-d7cc33bc.th"; exit 1
+    fi
   fi
 fi
 
@@ -110,7 +151,8 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   log "Stage 4: tokens -> $dump_dir/tokens/{train,dev,test}"
   for set in $sets; do
     diflow-tts tokenize "$data_dir/$set" "$dump_dir/tokens/$set" --config "$tokenizer_conf" \
-      --device "$device" ${encodec_dir:+--encodec-dir "$encodec_dir"}
+      --device "$device" ${encodec_dir:+--encodec-dir "$encodec_dir"} \
+      ${codec_conf:+--codec-dir "$codec_dir"}
   done
 fi
 log "Finished stages $stage to $stop_stage"

@@ -71,3 +71,23 @@ def test_unreadable_audio_names_the_utterance(data_dir, tmp_path):
 def test_unfinished_token_dir_is_refused_on_read(tmp_path):
     with pytest.raises(FileNotFoundError, match="diflow-tts tokenize"):
         TokenShard(tmp_path)
+
+
+def test_a_retrained_codec_in_the_same_folder_is_not_mixed_into_old_tokens(data_dir, tmp_path):
+    from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
+    from diflow_tts.codec.folder import save_codec_folder
+    from diflow_tts.data.tokenize import load_tokenizer_config
+
+    arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1, num_codebooks=4, codebook_size=64)
+    save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")
+    config = TokenizerConfig(codec=CodecConfig(type="trained", path=str(tmp_path / "codec")))
+    out = tokenize_data_dir(data_dir, tmp_path / "tokens", config)
+    assert load_tokenizer_config(out) == config
+    assert TokenShard(out)[TokenShard(out).utterances()[0]].acoustic.shape[0] == 4
+    stamp = (tmp_path / "codec" / "model.safetensors").stat().st_mtime_ns
+    save_codec_folder(build_tokenizer(config).codec.model, arch, tmp_path / "codec")  # same weights
+    assert (tmp_path / "codec" / "model.safetensors").stat().st_mtime_ns == stamp
+    (out / ".done").unlink()
+    save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")  # new weights, same path
+    with pytest.raises(ValueError, match="another codec"):
+        tokenize_data_dir(data_dir, out, config)

@@ -9,12 +9,12 @@ Codecs trained by this toolkit are EncodecModels of their own size (`codec/folde
 The checkpoint is read with ``weights_only=True``: loading never unpickles arbitrary objects.
 """
 
-import hashlib
 import math
 from pathlib import Path
 
 import torch
 
+from diflow_tts.checksum import file_sha256
 from diflow_tts.codec.architecture import quiet_encodec_construction
 from diflow_tts.codec.base import CodecBackend
 
@@ -27,11 +27,7 @@ RANDOM_WEIGHTS_SEED = 0
 def _check_checkpoint(path: Path) -> None:
     """The file name carries the first hex digits of its sha256; a mismatch means corruption."""
     expected = path.stem.split("-")[-1]
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if not digest.hexdigest().startswith(expected):
+    if not file_sha256(path).startswith(expected):
         raise ValueError(f"EnCodec checkpoint {path} is corrupt (sha256 does not start with "
                          f"{expected}): download {CHECKPOINT_URL} again")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from diflow_tts.checksum import file_sha256
 from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
 from diflow_tts.codec.encodec_backend import EncodecBackend
 from diflow_tts.config import load_config, save_config
@@ -21,15 +22,26 @@ WEIGHTS_FILE = "model.safetensors"
 def save_codec_folder(model: torch.nn.Module, arch: CodecArchitecture, folder: str | Path) -> Path:
     """Write ``model`` (an EncodecModel of size ``arch``) to ``folder``, replacing it whole."""
     folder = Path(folder)
+    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    if _holds(folder, arch, state):
+        return folder  # unchanged: keep modification times, so later stages see nothing new
     staging = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     save_config(arch, staging / ARCHITECTURE_FILE)
-    state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     save_file(state, staging / WEIGHTS_FILE)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
+
+
+def _holds(folder: Path, arch: CodecArchitecture, state: dict[str, torch.Tensor]) -> bool:
+    if not all((folder / name).is_file() for name in (ARCHITECTURE_FILE, WEIGHTS_FILE)):
+        return False
+    saved = load_file(folder / WEIGHTS_FILE)
+    return (load_config(folder / ARCHITECTURE_FILE, CodecArchitecture) == arch
+            and saved.keys() == state.keys()
+            and all(torch.equal(saved[key], value) for key, value in state.items()))
 
 
 def load_codec_folder(folder: str | Path) -> EncodecBackend:
@@ -43,3 +55,12 @@ def load_codec_folder(folder: str | Path) -> EncodecBackend:
     model = build_encodec_model(arch)
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     return EncodecBackend(model)
+
+
+def codec_fingerprint(folder: str | Path) -> str:
+    """sha256 of the folder's weights: what tells two codecs saved at one path apart."""
+    path = Path(folder) / WEIGHTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"codec folder {folder} lacks {WEIGHTS_FILE}: point codec.path at a "
+                                "folder written by codec training")
+    return file_sha256(path)

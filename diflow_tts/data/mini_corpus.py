@@ -8,7 +8,6 @@ speakers (`test-clean`) for zero-shot evaluation. Everything is a function of th
 the seed: the same call gives byte-identical files.
 """
 
-import hashlib
 import itertools
 import json
 import logging
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import resample, save_audio
+from diflow_tts.checksum import file_sha256
 from diflow_tts.text.normalize import normalize_text
 from diflow_tts.text.phonemize import EspeakMissingError
 from diflow_tts.text.sentences import generate_sentence
@@ -201,7 +201,7 @@ def make_mini_corpus(out_dir: str | Path, config: MiniCorpusConfig, text_file: s
     settings = {**asdict(config), "text_file_sha256": None}
     sentences = None
     if text_file is not None:
-        settings["text_file_sha256"] = hashlib.sha256(Path(text_file).read_bytes()).hexdigest()
+        settings["text_file_sha256"] = file_sha256(text_file)
         sentences = read_text_file(text_file)
     settings_path = root / "corpus.json"
     if settings_path.is_file():

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, load_audio
 from diflow_tts.codec.factory import CodecConfig, build_codec
+from diflow_tts.codec.folder import codec_fingerprint
 from diflow_tts.codec.prosody import ProsodyConfig
 from diflow_tts.codec.tokenizer import FactorizedTokenizer
 from diflow_tts.config import from_dict, to_dict
@@ -25,6 +26,7 @@ from diflow_tts.data.shards import ShardWriter
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "tokenizer.yaml"
+FINGERPRINT_KEY = "codec_weights_sha256"
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,28 @@ def build_tokenizer(config: TokenizerConfig, device: str = "cpu") -> FactorizedT
 
 
 def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
-    """A token dir holds one token stream: refuse to mix settings when resuming."""
+    """A token dir holds one token stream: refuse to mix settings when resuming.
+
+    A trained codec is identified by a hash of its weights as well as its path: a codec trained
+    further (or retrained) in the same folder makes different tokens.
+    """
     path = out_dir / CONFIG_FILE
     saved = to_dict(config)
     saved["codec"].pop("local_dir")  # where weights were read from does not change the tokens
+    if config.codec.type == "trained" and config.codec.path:
+        saved[FINGERPRINT_KEY] = codec_fingerprint(config.codec.path)
     if path.is_file():
         previous = yaml.safe_load(path.read_text(encoding="utf-8"))
         if previous != saved:
-            raise ValueError(f"{out_dir} holds tokens made with other settings ({path}); "
-                             "use another output dir or delete this one")
+            raise ValueError(f"{out_dir} holds tokens made with other settings or another codec "
+                             f"({path}); use another output dir or delete this one")
     else:
         write_text_atomic(path, yaml.safe_dump(saved, sort_keys=False))
 
 
 def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
     data = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    data.pop(FINGERPRINT_KEY, None)
     return from_dict(TokenizerConfig, data, where=str(Path(token_dir) / CONFIG_FILE))
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # LibriTTS (OpenSLR 60) or LibriTTS-R (`--corpus libritts_r`, OpenSLR 141) with pretrained EnCodec.
 # Offline machines: `--libritts_root /path/LibriTTS --encodec_dir /path/with/encodec_24khz-d7cc33bc.th`.
+# Without the pretrained weights, train the toolkit's codec: `--codec_conf conf/codec.yaml [--ngpu N]`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 

@@ -4,10 +4,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
+# Real speech for codec training (optional, no transcripts needed): LibriSpeech utterances of
+# many speakers teach the codec real voices as well as espeak-ng's. This project's checkout keeps
+# 251 of them in ../../../shared/data/librispeech_real; point --codec_extra_audio elsewhere or at
+# nothing ("") to change that.
+real_speech=../../../shared/data/librispeech_real
+extra=()
+if [ -d "$real_speech" ]; then extra=(--codec_extra_audio "$real_speech"); fi
+
 ../../recipes/tts.sh \
   --corpus mini \
   --mini_hours 1 \
   --mini_speakers 48 \
   --mini_test_speakers 8 \
+  --codec_conf conf/codec.yaml \
   --tokenizer_conf conf/tokenizer.yaml \
+  "${extra[@]}" \
   "$@"
