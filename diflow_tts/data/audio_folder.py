@@ -10,20 +10,17 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from diflow_tts.data.kaldi import write_table
+from diflow_tts.data.kaldi import DataDir, write_table
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
 def _write_audio_dir(out: Path, wavs: dict[str, Path], speaker_of: dict[str, str]) -> None:
+    data = DataDir({utt: str(path) for utt, path in wavs.items()}, text={},
+                   utt2spk={utt: speaker_of[utt] for utt in wavs})
     out.mkdir(parents=True, exist_ok=True)
-    utt2spk = {utt: speaker_of[utt] for utt in wavs}
-    spk2utt: dict[str, list[str]] = {}
-    for utt in sorted(utt2spk):
-        spk2utt.setdefault(utt2spk[utt], []).append(utt)
-    write_table(out / "utt2spk", utt2spk)
-    write_table(out / "spk2utt", {spk: " ".join(utts) for spk, utts in spk2utt.items()})
-    write_table(out / "wav.scp", {utt: str(path) for utt, path in wavs.items()})
+    for name, table in (("utt2spk", data.utt2spk), ("spk2utt", data.spk2utt), ("wav.scp", data.wav_scp)):
+        write_table(out / name, table)
 
 
 def prepare_audio_folder(root: str | Path, out: str | Path, held_out_speakers: int = 0,
