@@ -117,3 +117,14 @@ def test_trained_codec_needs_a_complete_folder(tmp_path):
         build_codec(CodecConfig(type="trained"))
     with pytest.raises(FileNotFoundError, match="lacks"):
         build_codec(CodecConfig(type="trained", path=str(tmp_path)))
+
+
+def test_every_codebook_of_a_trained_size_is_used():
+    from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
+
+    # 7 x 128 entries at 75 Hz: 7 * 7 * 75 / 1000 kbps divided by the per-codebook 0.525 kbps is
+    # 6.999... in floats, which encodec's floor once turned into 6 codebooks.
+    arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1, num_codebooks=7, codebook_size=128)
+    backend = EncodecBackend(build_encodec_model(arch))
+    codes, frames = backend.encode(harmonic_tone(150.0, 0.2).unsqueeze(0), torch.tensor([4800]))
+    assert backend.num_codebooks == 7 and codes.shape == (1, 7, 15)

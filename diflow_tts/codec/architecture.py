@@ -63,9 +63,12 @@ def build_encodec_model(arch: CodecArchitecture):
         encoder, decoder = SEANetEncoder(**sizes), SEANetDecoder(**sizes)
     quantizer = ResidualVectorQuantizer(dimension=arch.dimension, n_q=arch.num_codebooks,
                                         bins=arch.codebook_size)
-    model = EncodecModel(encoder, decoder, quantizer, [arch.bandwidth_kbps], arch.sample_rate,
+    # encodec picks floor(bandwidth / bandwidth per codebook) codebooks, and float rounding puts
+    # some exact multiples a hair below (7 x 128 entries at 75 Hz gave 6): aim a hair above.
+    target = arch.bandwidth_kbps * (1 + 1e-9)
+    model = EncodecModel(encoder, decoder, quantizer, [target], arch.sample_rate,
                          channels=1, normalize=False, segment=None, name="diflow_tts_codec")
-    model.set_target_bandwidth(arch.bandwidth_kbps)
+    model.set_target_bandwidth(target)
     return model
 
 

@@ -9,7 +9,6 @@ Codecs trained by this toolkit are EncodecModels of their own size (`codec/folde
 The checkpoint is read with ``weights_only=True``: loading never unpickles arbitrary objects.
 """
 
-import math
 from pathlib import Path
 
 import torch
@@ -56,8 +55,9 @@ class EncodecBackend(CodecBackend):
         self.sample_rate = model.sample_rate
         self.hop_length = model.encoder.hop_length
         self.codebook_size = model.quantizer.bins
-        bits = math.log2(self.codebook_size)
-        self.num_codebooks = int(round(model.bandwidth * 1000 / (self.frame_rate * bits)))
+        # The count encode() really emits, by the quantizer's own rule.
+        self.num_codebooks = model.quantizer.get_num_quantizers_for_bandwidth(self.frame_rate,
+                                                                              model.bandwidth)
 
     @classmethod
     def pretrained_24khz(cls, bandwidth: float = 6.0,
