@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from diflow_tts.codec.base import bitrate_kbps
+
 
 @dataclass(frozen=True)
 class CodecArchitecture:
@@ -35,9 +37,8 @@ class CodecArchitecture:
 
     @property
     def bandwidth_kbps(self) -> float:
-        """Bit rate of all codebooks: codebooks x bits per code x frames per second."""
-        frame_rate = self.sample_rate / self.hop_length
-        return self.num_codebooks * math.log2(self.codebook_size) * frame_rate / 1000
+        """Bit rate of all codebooks."""
+        return bitrate_kbps(self.num_codebooks, self.codebook_size, self.sample_rate / self.hop_length)
 
 
 @contextlib.contextmanager

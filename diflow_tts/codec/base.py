@@ -11,6 +11,11 @@ import math
 import torch
 
 
+def bitrate_kbps(num_codebooks: int, codebook_size: int, frame_rate: float) -> float:
+    """Bit rate of residual-VQ codes: codebooks x bits per code x frames per second."""
+    return num_codebooks * math.log2(codebook_size) * frame_rate / 1000
+
+
 class CodecBackend(torch.nn.Module, abc.ABC):
     """Encodes [B, samples] waveforms into [B, Q, frames] codes and decodes them back."""
 
@@ -22,6 +27,10 @@ class CodecBackend(torch.nn.Module, abc.ABC):
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
+
+    @property
+    def bitrate_kbps(self) -> float:
+        return bitrate_kbps(self.num_codebooks, self.codebook_size, self.frame_rate)
 
     @property
     def device(self) -> torch.device:

@@ -4,7 +4,6 @@ Each utterance goes through the codec exactly as tokenization and synthesis use 
 backend's encode and decode), so the figures describe the codes the TTS model learns from.
 """
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,6 @@ from diflow_tts.eval.report import mean_of, write_report
 from diflow_tts.eval.signal_metrics import pesq_wb, si_sdr, stoi
 
 METRICS = ("pesq_wb", "stoi", "mel_distance", "si_sdr")
-
-
-def codec_bitrate_kbps(codec: CodecBackend) -> float:
-    return codec.num_codebooks * math.log2(codec.codebook_size) * codec.frame_rate / 1000
 
 
 @torch.inference_mode()
@@ -66,8 +61,8 @@ def evaluate_codec(codec: CodecBackend, data_dirs: Sequence[str | Path], out_dir
                       **{metric: mean_of(rows, metric) for metric in METRICS}})
     summary = {"codec": {"sample_rate": rate, "frame_rate": codec.frame_rate,
                          "num_codebooks": codec.num_codebooks, "codebook_size": codec.codebook_size,
-                         "bitrate_kbps": codec_bitrate_kbps(codec)},
+                         "bitrate_kbps": codec.bitrate_kbps},
                "sets": table}
-    title = f"Codec reconstruction at {codec_bitrate_kbps(codec):.2f} kbps"
+    title = f"Codec reconstruction at {codec.bitrate_kbps:.2f} kbps"
     write_report(out_dir, items, summary, table, ("data", "utterances", "hours", *METRICS), title)
     return summary
