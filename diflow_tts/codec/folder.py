@@ -44,13 +44,17 @@ def _holds(folder: Path, arch: CodecArchitecture, state: dict[str, torch.Tensor]
             and all(torch.equal(saved[key], value) for key, value in state.items()))
 
 
-def load_codec_folder(folder: str | Path) -> EncodecBackend:
-    """The codec saved in ``folder`` as a tokenizer backend."""
-    folder = Path(folder)
-    missing = [name for name in (ARCHITECTURE_FILE, WEIGHTS_FILE) if not (folder / name).is_file()]
+def _require(folder: Path, *names: str) -> None:
+    missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"codec folder {folder} lacks {missing}: point codec.path at a "
                                 "folder written by codec training")
+
+
+def load_codec_folder(folder: str | Path) -> EncodecBackend:
+    """The codec saved in ``folder`` as a tokenizer backend."""
+    folder = Path(folder)
+    _require(folder, ARCHITECTURE_FILE, WEIGHTS_FILE)
     arch = load_config(folder / ARCHITECTURE_FILE, CodecArchitecture)
     model = build_encodec_model(arch)
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
@@ -59,8 +63,5 @@ def load_codec_folder(folder: str | Path) -> EncodecBackend:
 
 def codec_fingerprint(folder: str | Path) -> str:
     """sha256 of the folder's weights: what tells two codecs saved at one path apart."""
-    path = Path(folder) / WEIGHTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"codec folder {folder} lacks {WEIGHTS_FILE}: point codec.path at a "
-                                "folder written by codec training")
-    return file_sha256(path)
+    _require(Path(folder), WEIGHTS_FILE)
+    return file_sha256(Path(folder) / WEIGHTS_FILE)

@@ -28,16 +28,12 @@ class AudioEntry:
     seconds: float
 
 
-def scan_audio(data_dirs: Sequence[str | Path], on_bad: Literal["error", "skip"] = "error",
-               min_seconds: float = 0.0) -> list[AudioEntry]:
-    """Every utterance of ``data_dirs`` whose audio header is readable and non-empty.
-
-    Files shorter than ``min_seconds`` are left out silently by design (counted in the log);
-    bad files raise `DataDirError` naming them unless ``on_bad`` is ``skip``.
-    """
+def scan_audio(data_dirs: Sequence[str | Path],
+               on_bad: Literal["error", "skip"] = "error") -> list[AudioEntry]:
+    """Every utterance of ``data_dirs`` whose audio header is readable and non-empty; bad files
+    raise `DataDirError` naming them unless ``on_bad`` is ``skip``."""
     entries: list[AudioEntry] = []
     bad: list[str] = []
-    short = 0
     for data_dir in data_dirs:
         scp = Path(data_dir) / "wav.scp"
         if not scp.is_file():
@@ -48,9 +44,6 @@ def scan_audio(data_dirs: Sequence[str | Path], on_bad: Literal["error", "skip"]
             except AudioError as error:
                 bad.append(f"{utt}: {error}")
                 continue
-            if frames / rate < min_seconds:
-                short += 1
-                continue
             entries.append(AudioEntry(utt, path, frames / rate))
     if bad and on_bad == "error":
         listing = "\n  ".join(bad[:20]) + (f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else "")
@@ -58,8 +51,6 @@ def scan_audio(data_dirs: Sequence[str | Path], on_bad: Literal["error", "skip"]
                            f"{listing}\nfix or remove them, or pass --skip-bad-audio to leave them out")
     if bad:
         log.warning("left out %d unusable audio file(s), e.g. %s", len(bad), bad[0])
-    if short:
-        log.info("left out %d file(s) shorter than %.2f s", short, min_seconds)
     if not entries:
         raise DataDirError(f"no usable audio in {', '.join(map(str, data_dirs))}")
     return entries
