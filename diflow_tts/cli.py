@@ -110,6 +110,95 @@ def cmd_eval_codec(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def cmd_train_aligner(args: argparse.Namespace) -> None:
+    from diflow_tts.align.training import AlignerTrainConfig, train_aligner
+    from diflow_tts.config import load_config
+
+    config = load_config(args.config, AlignerTrainConfig) if args.config else AlignerTrainConfig()
+    train_aligner(args.data, config, args.out, device=args.device, valid_data_dir=args.valid_data)
+
+
+def cmd_align(args: argparse.Namespace) -> None:
+    import json
+
+    from diflow_tts.align.durations import align_data_dir
+
+    report = align_data_dir(args.data_dir, args.token_dir, args.aligner, device=args.device)
+    print(json.dumps(report, indent=2))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from diflow_tts.config import load_config
+    from diflow_tts.flow.training import TeacherTrainConfig, train_teacher
+
+    config = load_config(args.config, TeacherTrainConfig) if args.config else TeacherTrainConfig()
+    train_teacher(args.data, args.tokens, config, args.out, device=args.device,
+                  valid_data_dir=args.valid_data, valid_token_dir=args.valid_tokens)
+
+
+def _read_synthesis_list(path: str) -> list[tuple[str, str, str, str | None]]:
+    """(uttid, prompt, text, prompt text or None) from `uttid|prompt_path|text[|reference_path[|prompt_text]]`
+    lines (the test-list format of `make-test-list`)."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        if not 3 <= len(fields) <= 5 or not all(fields[:3]):
+            raise ValueError(f"{path}:{number}: expected "
+                             "'uttid|prompt_path|text|reference_path|prompt_text', "
+                             f"got {line!r}")
+        rows.append((fields[0], fields[1], fields[2], fields[4] if len(fields) == 5 and fields[4] else None))
+    return rows
+
+
+def cmd_synthesize(args: argparse.Namespace) -> None:
+    from diflow_tts.audio import save_audio
+    from diflow_tts.flow.sampler import SamplerConfig
+    from diflow_tts.synthesis import SynthesisRequest, Synthesizer
+
+    sampler = SamplerConfig(steps=args.steps, temperature=args.temperature, top_k=args.top_k,
+                            top_p=args.top_p,
+                            guidance=args.guidance, confidence_ordered=args.confidence_ordered)
+    if args.list:
+        rows = _read_synthesis_list(args.list)
+        outputs = [Path(args.out) / f"{utt}.wav" for utt, *_ in rows]
+    elif args.text and args.prompt:
+        rows = [("utt", args.prompt, args.text, args.prompt_text)]
+        outputs = [Path(args.out)]
+    else:
+        raise ValueError("give --text and --prompt (one utterance) or --list (a file of utterances)")
+    synthesizer = Synthesizer(args.model, args.device, args.encodec_dir)
+    pairs = list(zip(rows, outputs, strict=True))
+    for start in range(0, len(pairs), args.batch_size):
+        # a re-run of a list skips the files already written
+        chunk = [(row, out) for row, out in pairs[start: start + args.batch_size]
+                 if not (args.list and out.is_file())]
+        if not chunk:
+            continue
+        requests = [SynthesisRequest(text, prompt, prompt_text, args.speed)
+                    for (_, prompt, text, prompt_text), _ in chunk]
+        wavs = synthesizer.synthesize_batch(requests, sampler, args.seed + start)
+        for (_, out), wav in zip(chunk, wavs, strict=True):
+            save_audio(out, wav, synthesizer.sample_rate)
+    log.info("wrote %d file(s)", len(outputs))
+
+
+def cmd_make_test_list(args: argparse.Namespace) -> None:
+    from diflow_tts.eval.test_list import build_test_list
+
+    count = build_test_list(args.data_dir, args.out, args.min_seconds, args.max_seconds)
+    log.info("%s: %d test utterances", args.out, count)
+
+
+def cmd_phone_error_rate(args: argparse.Namespace) -> None:
+    import json
+
+    from diflow_tts.align.judge import phone_error_rates
+
+    print(json.dumps(phone_error_rates(args.aligner, args.list, args.wav_dir, args.device), indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from diflow_tts.data.libritts import SUBSETS
 
@@ -198,6 +287,69 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", required=True, help="report folder: summary.json, summary.md, items.jsonl")
     sub.add_argument("--max-utterances", type=int, help="first N utterances of each data dir")
     sub.add_argument("--max-seconds", type=float, help="score at most this much of each utterance")
+    sub.add_argument("--device", default="cpu")
+
+    sub = command("train-aligner", cmd_train_aligner,
+                  "train the CTC phone recognizer used for forced alignment (resumable; torchrun)")
+    sub.add_argument("--data", required=True, help="phonemized training data dir (with tokens.txt)")
+    sub.add_argument("--valid-data", help="phonemized held-out data dir (phone error rate)")
+    sub.add_argument("--config", help="YAML: architecture, features, optimizer, loop, ...")
+    sub.add_argument("--out", required=True, help="experiment folder; the aligner goes to OUT/aligner")
+    sub.add_argument("--device", default="auto")
+
+    sub = command("align", cmd_align,
+                  "phone durations in codec frames for a data dir, written into its token dir")
+    sub.add_argument("data_dir")
+    sub.add_argument("token_dir")
+    sub.add_argument("--aligner", required=True, help="aligner folder from train-aligner")
+    sub.add_argument("--device", default="cpu")
+
+    sub = command("train", cmd_train,
+                  "train the flow-matching teacher (resumes from OUT/checkpoints; torchrun for several "
+                  "GPUs or CPU processes)")
+    sub.add_argument("--data", required=True, help="phonemized training data dir (with tokens.txt)")
+    sub.add_argument("--tokens", required=True, help="its token dir, aligned ('diflow-tts align')")
+    sub.add_argument("--valid-data", help="held-out data dir for validation loss and samples")
+    sub.add_argument("--valid-tokens", help="its token dir")
+    sub.add_argument("--config", help="YAML: model, optimizer, data, validation, loop")
+    sub.add_argument("--out", required=True, help="experiment folder; the model goes to OUT/model")
+    sub.add_argument("--device", default="auto")
+
+    sub = command("synthesize", cmd_synthesize, "zero-shot synthesis with a trained model folder")
+    sub.add_argument("--model", required=True, help="model folder (OUT/model of 'diflow-tts train')")
+    sub.add_argument("--text", help="text to speak")
+    sub.add_argument("--prompt", help="voice prompt audio (3-10 s)")
+    sub.add_argument("--prompt-text", help="what the prompt says (clones its speaking rate)")
+    sub.add_argument("--list", help="test list of 'uttid|prompt_path|text|reference_path|prompt_text' lines "
+                     "(make-test-list); the last two fields are optional")
+    sub.add_argument("--out", required=True, help="output wav (one utterance) or folder (--list)")
+    sub.add_argument("--steps", type=int, default=32)
+    sub.add_argument("--temperature", type=float, default=1.0)
+    sub.add_argument("--top-k", type=int, default=0)
+    sub.add_argument("--top-p", type=float, default=1.0)
+    sub.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight")
+    sub.add_argument("--confidence-ordered", action="store_true",
+                     help="reveal the most confident tokens first")
+    sub.add_argument("--speed", type=float, default=1.0)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--batch-size", type=int, default=8)
+    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--encodec-dir", help="folder holding the pretrained EnCodec weights (offline machines)")
+
+    sub = command("make-test-list", cmd_make_test_list,
+                  "zero-shot test list: each target utterance with a prompt from another utterance "
+                  "of its speaker")
+    sub.add_argument("data_dir")
+    sub.add_argument("out", help="list file to write")
+    sub.add_argument("--min-seconds", type=float, default=4.0, help="shortest target")
+    sub.add_argument("--max-seconds", type=float, default=10.0, help="longest target")
+
+    sub = command("phone-error-rate", cmd_phone_error_rate,
+                  "phone error rate of synthesized speech (and of the references) by the aligner's "
+                  "recognizer")
+    sub.add_argument("--aligner", required=True, help="aligner folder (train-aligner)")
+    sub.add_argument("--list", required=True, help="test list (make-test-list)")
+    sub.add_argument("--wav-dir", required=True, help="folder of <uttid>.wav from synthesize --list")
     sub.add_argument("--device", default="cpu")
     return parser
 

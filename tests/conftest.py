@@ -42,3 +42,37 @@ def wav_file(tmp_path) -> Path:
     path = tmp_path / "tone.wav"
     save_audio(path, harmonic_tone(150.0, 1.0), 24_000)
     return path
+
+
+def kill_9_then_resume(command: list[str], exp_dir: Path, config, config_path: Path, extra_steps: int) -> int:
+    """Start a training command, SIGKILL it once a checkpoint exists, resume it for
+    ``extra_steps`` more steps and check it went on from the saved step; returns that step.
+
+    ``config`` is the run's config dataclass (with a ``loop``); it is saved to ``config_path``,
+    which ``command`` must read."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from dataclasses import replace
+
+    from diflow_tts.config import save_config
+    from diflow_tts.train.checkpoint import CheckpointManager
+
+    root = Path(__file__).resolve().parents[1]
+    save_config(config, config_path)
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = CheckpointManager(exp_dir / "checkpoints")
+    deadline = time.time() + 120
+    while not checkpoints.steps() and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    saved = checkpoints.steps()[-1]
+    assert 0 < saved < config.loop.max_steps
+    save_config(replace(config, loop=replace(config.loop, max_steps=saved + extra_steps)), config_path)
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"at step {saved}" in result.stderr
+    assert checkpoints.steps()[-1] == saved + extra_steps
+    return saved

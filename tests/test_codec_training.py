@@ -1,10 +1,7 @@
 """Codec training: learning, exact resume (also after kill -9), DDP, export, bad audio."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.distributed import DistributedContext
 from diflow_tts.train.loop import LoopConfig
 from diflow_tts.train.monitor import read_metrics
-from tests.conftest import harmonic_tone
+from tests.conftest import harmonic_tone, kill_9_then_resume
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = CodecTrainConfig(
@@ -83,23 +80,9 @@ def test_resume_repeats_an_uninterrupted_run_exactly(tone_dir, tmp_path):
 
 def test_kill_9_then_resume_continues_from_the_saved_step(tone_dir, tmp_path):
     config = replace(TINY, loop=replace(TINY.loop, max_steps=400, checkpoint_every=3, log_every=3))
-    save_config(config, tmp_path / "conf.yaml")
     command = [sys.executable, "-m", "diflow_tts.cli", "train-codec", "--data", str(tone_dir),
                "--config", str(tmp_path / "conf.yaml"), "--out", str(tmp_path / "exp"), "--device", "cpu"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoints = CheckpointManager(tmp_path / "exp" / "checkpoints")
-    deadline = time.time() + 120
-    while not checkpoints.steps() and time.time() < deadline:
-        time.sleep(0.2)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    saved = checkpoints.steps()[-1]
-    assert 0 < saved < 400
-    save_config(replace(config, loop=replace(config.loop, max_steps=saved + 3)), tmp_path / "conf.yaml")
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert f"at step {saved}" in result.stderr
-    assert checkpoints.steps()[-1] == saved + 3
+    kill_9_then_resume(command, tmp_path / "exp", config, tmp_path / "conf.yaml", extra_steps=3)
     assert (tmp_path / "exp" / "codec" / "model.safetensors").is_file()
 
 

@@ -36,3 +36,16 @@ def build_codec(config: CodecConfig, device: str = "cpu") -> CodecBackend:
     if config.weights == "random":
         return EncodecBackend.random_24khz(config.bandwidth).to(device)
     return EncodecBackend.pretrained_24khz(config.bandwidth, config.local_dir).to(device)
+
+
+def codebook_size(config: CodecConfig) -> int:
+    """Entries per codebook of the codec ``config`` names, read without loading its weights."""
+    from pathlib import Path
+
+    from diflow_tts.codec.architecture import CodecArchitecture
+    from diflow_tts.codec.folder import ARCHITECTURE_FILE
+    from diflow_tts.config import load_config
+
+    if config.type == "trained":
+        return load_config(Path(config.path or "") / ARCHITECTURE_FILE, CodecArchitecture).codebook_size
+    return CodecArchitecture().codebook_size  # the 24 kHz EnCodec's

@@ -4,12 +4,12 @@ safetensors holds plain tensors only, so loading a codec never runs pickled code
 written through a temporary name and renamed, so a half-written folder never looks complete.
 """
 
-import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from diflow_tts.atomic import atomic_folder
 from diflow_tts.checksum import file_sha256
 from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
 from diflow_tts.codec.encodec_backend import EncodecBackend
@@ -25,13 +25,9 @@ def save_codec_folder(model: torch.nn.Module, arch: CodecArchitecture, folder: s
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     if _holds(folder, arch, state):
         return folder  # unchanged: keep modification times, so later stages see nothing new
-    staging = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    save_config(arch, staging / ARCHITECTURE_FILE)
-    save_file(state, staging / WEIGHTS_FILE)
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
+    with atomic_folder(folder) as staging:
+        save_config(arch, staging / ARCHITECTURE_FILE)
+        save_file(state, staging / WEIGHTS_FILE)
     return folder
 
 

@@ -27,9 +27,9 @@ from diflow_tts.codec.losses import (MultiResolutionMelLoss, MultiResolutionSTFT
                                      generator_adversarial_loss)
 from diflow_tts.data.audio_segments import AudioEntry, AudioSegmentDataset, scan_audio
 from diflow_tts.eval.signal_metrics import si_sdr
-from diflow_tts.train.distributed import DistributedContext, init_distributed, shutdown_distributed
-from diflow_tts.train.experiment import record_config
-from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, run_training
+from diflow_tts.train.distributed import DistributedContext
+from diflow_tts.train.experiment import run_experiment
+from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
 from diflow_tts.train.monitor import TrainingMonitor
 from diflow_tts.train.sampler import BatchPlan, shuffled_fixed_batches
 from diflow_tts.train.schedule import warmup_cosine
@@ -186,13 +186,8 @@ class CodecTrainingTask:
 
     def _update(self, name: str, loss: torch.Tensor) -> float:
         module = self.generator if name == "generator" else self.discriminator
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = nn.utils.clip_grad_norm_(module.parameters(), self.config.optimizer.grad_clip)
-        optimizer.step()
-        self.schedulers[name].step()
-        return float(norm)
+        return optimizer_step(loss, module, self.optimizers[name], self.schedulers[name],
+                              self.config.optimizer.grad_clip)
 
     def train_step(self, batch: torch.Tensor, step: int) -> tuple[dict[str, float], float]:
         weights = self.config.losses
@@ -269,12 +264,7 @@ def train_codec(data_dirs: Sequence[str | Path], config: CodecTrainConfig, out_d
                 device: str = "auto", validation_dirs: Sequence[str | Path] = ()) -> Path:
     """Train (or resume training) a codec on ``data_dirs``; the result is exported as a codec
     folder ``out_dir/codec`` that the tokenizer loads with ``codec: {type: trained, path: ...}``."""
-    out_dir = Path(out_dir)
-    context = init_distributed(device)
-    try:
-        if context.is_main:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            record_config(out_dir, config, fixed_sections=("architecture", "discriminator"))
+    def make_task(context: DistributedContext) -> CodecTrainingTask:
         data = config.data
         entries = scan_audio(data_dirs, data.on_bad_audio)
         validation = ([entry for folder in validation_dirs
@@ -284,11 +274,7 @@ def train_codec(data_dirs: Sequence[str | Path], config: CodecTrainConfig, out_d
             log.info("training on %d utterances (%.2f h); validating on %d %s utterances", len(entries),
                      sum(e.seconds for e in entries) / 3600, len(validation),
                      "held-out" if validation_dirs else "training")
-        task = CodecTrainingTask(config, entries, validation, context)
-        run_training(task, config.loop, context, out_dir)
-        if context.is_main:
-            folder = task.export(out_dir / EXPORT_FOLDER)
-            log.info("codec exported to %s", folder)
-    finally:
-        shutdown_distributed()
-    return out_dir / EXPORT_FOLDER
+        return CodecTrainingTask(config, entries, validation, context)
+
+    return run_experiment(out_dir, config, config.loop, device, ("architecture", "discriminator"), make_task,
+                          EXPORT_FOLDER)

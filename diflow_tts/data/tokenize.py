@@ -6,9 +6,11 @@ bounded total audio, so padding stays small and the codec sees large batches.
 """
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import yaml
@@ -67,15 +69,20 @@ def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
     return from_dict(TokenizerConfig, data, where=str(Path(token_dir) / CONFIG_FILE))
 
 
-Item = tuple[str, torch.Tensor]
+T = TypeVar("T")
 
 
-def group_by_length(items: list[Item], max_samples: int) -> list[list[Item]]:
-    """Length-sorted groups whose padded size (count x longest) stays under ``max_samples``."""
-    items = sorted(items, key=lambda item: item[1].numel())
-    batches: list[list[Item]] = []
+def _samples(item: tuple[str, torch.Tensor]) -> int:
+    return item[1].numel()
+
+
+def group_by_length(items: list[T], max_total: int, size: Callable[[T], int] = _samples) -> list[list[T]]:
+    """Groups sorted by ``size`` (default: samples of an (utt, waveform) pair) whose padded
+    size (count x largest) stays under ``max_total``."""
+    items = sorted(items, key=size)
+    batches: list[list[T]] = []
     for item in items:
-        if batches and (len(batches[-1]) + 1) * item[1].numel() <= max_samples:
+        if batches and (len(batches[-1]) + 1) * size(item) <= max_total:
             batches[-1].append(item)
         else:
             batches.append([item])

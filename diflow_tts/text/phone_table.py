@@ -64,6 +64,10 @@ class PhoneTable:
     def unk_id(self) -> int:
         return 1
 
+    @property
+    def word_boundary_id(self) -> int:
+        return 2
+
     def encode(self, phones: Sequence[str]) -> list[int]:
         return [self._ids.get(phone, 1) for phone in phones]
 

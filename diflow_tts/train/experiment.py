@@ -7,13 +7,15 @@ change is logged and the record updated, so config.yaml always says what the run
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from diflow_tts.config import ConfigError, save_config, to_dict
+from diflow_tts.train.distributed import DistributedContext, init_distributed, shutdown_distributed
+from diflow_tts.train.loop import LoopConfig, TrainTask, run_training
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "config.yaml"
@@ -46,3 +48,28 @@ def record_config(out_dir: str | Path, config: Any, fixed_sections: Sequence[str
         if not changed:
             return
     save_config(config, path)
+
+
+class ExportingTask(TrainTask, Protocol):
+    def export(self, folder: Path) -> Path:
+        """Write the trained model as a folder that later stages load."""
+
+
+def run_experiment(out_dir: str | Path, config: Any, loop: LoopConfig, device: str,
+                   fixed_sections: Sequence[str], make_task: Callable[[DistributedContext], ExportingTask],
+                   export_name: str) -> Path:
+    """The life of a training command: join the process group, record the config (rank 0),
+    build the task, train or resume, export ``out_dir/export_name`` (rank 0), leave the group."""
+    out_dir = Path(out_dir)
+    context = init_distributed(device)
+    try:
+        if context.is_main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            record_config(out_dir, config, fixed_sections)
+        task = make_task(context)
+        run_training(task, loop, context, out_dir)
+        if context.is_main:
+            log.info("%s exported to %s", export_name, task.export(out_dir / export_name))
+    finally:
+        shutdown_distributed()
+    return out_dir / export_name

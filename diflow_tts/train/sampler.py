@@ -5,9 +5,10 @@ world_size-th batch, so the batch a rank trains on at global step s is known fro
 Resuming at step s therefore needs no saved iterator state and lands on exactly the batch an
 uninterrupted run would have used, on any number of DataLoader workers.
 
-Each item comes with its own seed (from seed, epoch and position), which the dataset uses for
-random choices such as crop offsets; random augmentation is then identical across resumes and
-independent of which worker process loads it.
+Each item comes with its own seed (from seed, epoch and example index), which the dataset uses
+for random choices such as crop offsets or masking; random augmentation is then identical across
+resumes and independent of which worker process, rank or batch position loads it, so one process
+and several data-parallel ranks fed the same global batch see the same noise.
 """
 
 from collections.abc import Callable, Iterator
@@ -49,11 +50,9 @@ class ResumableBatchSampler:
                 skip -= len(batches)
                 epoch += 1
                 continue
+            base = self.seed * 1_000_003 + epoch
             for position in range(skip, len(batches)):
-                global_position = position * self.world_size + self.rank
-                base = (self.seed * 1_000_003 + epoch) * 1_000_003 + global_position
-                yield [(index, (base * 8191 + slot) % 2**63)
-                       for slot, index in enumerate(batches[position])]
+                yield [(index, (base * 1_000_003 + index) * 8191 % 2**63) for index in batches[position]]
             skip = 0
             epoch += 1
 
@@ -67,5 +66,32 @@ def shuffled_fixed_batches(num_examples: int, batch_size: int) -> BatchPlan:
     def plan(epoch: int, generator: torch.Generator) -> list[list[int]]:
         order = torch.randperm(num_examples, generator=generator).tolist()
         return [order[i:i + batch_size] for i in range(0, num_examples - batch_size + 1, batch_size)]
+
+    return plan
+
+
+def frame_budget_batches(lengths: list[int], max_frames: int) -> BatchPlan:
+    """Dynamic batches: examples sorted by length (with +-10 % random jitter, so buckets differ
+    between epochs) are packed while count x longest stays within ``max_frames``; the batch
+    order is shuffled. Padding stays small and every batch costs about the same."""
+    too_long = [length for length in lengths if length > max_frames]
+    if too_long:
+        raise ValueError(f"{len(too_long)} example(s) are longer than the batch budget of {max_frames} "
+                         f"frames (longest {max(too_long)}): raise max_frames or drop long utterances")
+
+    def plan(epoch: int, generator: torch.Generator) -> list[list[int]]:
+        jitter = (0.9 + 0.2 * torch.rand(len(lengths), generator=generator)).tolist()
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i] * jitter[i])
+        batches: list[list[int]] = []
+        longest = 0
+        for index in order:
+            longest_with = max(longest, lengths[index])
+            if batches and (len(batches[-1]) + 1) * longest_with <= max_frames:
+                batches[-1].append(index)
+                longest = longest_with
+            else:
+                batches.append([index])
+                longest = lengths[index]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     return plan

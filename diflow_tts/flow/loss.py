@@ -1,0 +1,42 @@
+"""The discrete flow matching loss: cross-entropy on masked target tokens only.
+
+Tokens the model can see (revealed target tokens and the whole prompt) are never scored; scoring
+them, as DiFlow-TTS does, spends capacity on copying its input. Each utterance's loss is the mean
+over its own masked tokens and the batch loss the mean over utterances, so an utterance counts
+the same whether it shares a rank with long or short ones, and data-parallel ranks with equal
+utterance counts average to exactly the one-process loss.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from diflow_tts.model.tts import DiFlowTTSModel, FlowBatch
+
+
+def masked_token_loss(
+    model: DiFlowTTSModel, hidden: torch.Tensor, batch: FlowBatch, targets: torch.Tensor, scored: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """``targets`` [B, S, L] true tokens, ``scored`` [B, S, L] the masked target positions.
+
+    Returns the loss and per-head metrics (prosody and acoustic loss and accuracy)."""
+    rows = batch.target_mask
+    items = torch.arange(rows.shape[0], device=rows.device)[:, None].expand_as(rows)[rows]
+    logits = model.logits(hidden[rows])
+    per_item_sum = torch.zeros(rows.shape[0], device=hidden.device)
+    per_item_count = torch.zeros_like(per_item_sum)
+    sums = torch.zeros(2, 3, device=hidden.device)  # [prosody, acoustic] x [loss, correct, count]
+    for stream, stream_logits in enumerate(logits):
+        target = targets[:, stream][rows]
+        weight = scored[:, stream][rows].float()
+        loss = F.cross_entropy(stream_logits, target, reduction="none") * weight
+        per_item_sum = per_item_sum.index_add(0, items, loss)
+        per_item_count = per_item_count.index_add(0, items, weight)
+        with torch.no_grad():
+            correct = (stream_logits.argmax(-1) == target).float() * weight
+            sums[int(stream >= 2)] += torch.stack([loss.sum(), correct.sum(), weight.sum()])
+    loss = (per_item_sum / per_item_count.clamp_min(1)).mean()
+    metrics = {}
+    for name, (total, correct, count) in zip(("prosody", "acoustic"), sums.tolist(), strict=True):
+        metrics[f"{name}_loss"] = total / max(count, 1)
+        metrics[f"{name}_accuracy"] = correct / max(count, 1)
+    return loss, metrics

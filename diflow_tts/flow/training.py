@@ -1,0 +1,330 @@
+"""Training the teacher: discrete flow matching loss + duration loss, EMA, validation samples.
+
+The loop (`diflow_tts.train.loop`) brings resume, DDP batches, seeding, logging and checkpoints;
+this module brings the model, its objective and the optimizer. Under DDP the whole objective
+runs inside the wrapped module's forward, so gradient synchronisation covers every parameter.
+At the end the EMA weights are exported as a model folder (`model/folder.py`).
+"""
+
+import copy
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from diflow_tts.codec.factory import codebook_size
+from diflow_tts.data.shards import TokenShard
+from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, load_tokenizer_config
+from diflow_tts.data.tts_dataset import (
+    Example,
+    PromptConfig,
+    TrainingBatch,
+    TTSDataset,
+    collate_training,
+    load_examples,
+    token_streams,
+)
+from diflow_tts.flow.loss import masked_token_loss
+from diflow_tts.flow.path import MaskPath
+from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
+from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
+from diflow_tts.model.config import ModelConfig, TokenLayout
+from diflow_tts.model.content import duration_target
+from diflow_tts.model.folder import ModelFolderConfig, build_model, save_model_folder
+from diflow_tts.model.tts import DiFlowTTSModel, count_parameters
+from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.train.distributed import DistributedContext
+from diflow_tts.train.ema import EMA
+from diflow_tts.train.experiment import run_experiment
+from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
+from diflow_tts.train.monitor import TrainingMonitor
+from diflow_tts.train.sampler import BatchPlan, frame_budget_batches, shuffled_fixed_batches
+from diflow_tts.train.schedule import warmup_cosine
+
+log = logging.getLogger(__name__)
+EXPORT_FOLDER = "model"
+
+
+@dataclass(frozen=True)
+class TeacherOptimizerConfig:
+    learning_rate: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.01
+    warmup_steps: int = 1_000
+    final_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    duration_loss_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class TeacherDataConfig:
+    """Batches hold up to ``max_frames_per_batch`` padded frames per rank (length-bucketed), or
+    exactly ``batch_utterances`` utterances when that is set."""
+
+    max_frames_per_batch: int = 8_000
+    batch_utterances: int | None = None
+    max_utterance_frames: int = 1_500  # 20 s at 75 Hz; longer utterances are left out
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+
+
+@dataclass(frozen=True)
+class TeacherValidationConfig:
+    utterances: int = 16  # validation loss over this many held-out utterances
+    samples: int = 2  # of which this many are synthesized (tokens scored, audio logged)
+    sample_steps: int = 16
+
+
+@dataclass(frozen=True)
+class TeacherTrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: TeacherOptimizerConfig = field(default_factory=TeacherOptimizerConfig)
+    data: TeacherDataConfig = field(default_factory=TeacherDataConfig)
+    validation: TeacherValidationConfig = field(default_factory=TeacherValidationConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+
+def token_layout(tokenizer: TokenizerConfig, num_codebooks: int, table: PhoneTable) -> TokenLayout:
+    return TokenLayout(
+        num_codebooks=num_codebooks,
+        codebook_size=codebook_size(tokenizer.codec),
+        pitch_vocab=tokenizer.prosody.pitch_vocab,
+        energy_vocab=tokenizer.prosody.energy_vocab,
+        num_phones=len(table),
+    )
+
+
+class TeacherObjective(nn.Module):
+    """The training forward: flow matching loss on masked tokens + log-duration MSE."""
+
+    def __init__(self, model: DiFlowTTSModel, duration_weight: float):
+        super().__init__()
+        self.model = model
+        self.duration_weight = duration_weight
+
+    def forward(self, batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        model, inputs = self.model, batch.inputs
+        encodings = model.encode_phones(inputs)
+        hidden = model.hidden(inputs, model.time_embedding(batch.t), encodings)
+        flow_loss, metrics = masked_token_loss(model, hidden, inputs, batch.targets, batch.scored)
+        mask = inputs.phone_mask.float()
+        predicted = model.predict_log_durations(encodings, inputs).float()
+        error = (predicted - duration_target(inputs.durations)) ** 2 * mask
+        duration_loss = (error.sum(1) / mask.sum(1).clamp_min(1)).mean()
+        metrics.update(flow_loss=flow_loss.item(), duration_loss=duration_loss.item())
+        return flow_loss + self.duration_weight * duration_loss, metrics
+
+
+class TeacherTrainingTask:
+    throughput_unit = "frames"
+
+    def __init__(
+        self,
+        config: TeacherTrainConfig,
+        layout: TokenLayout,
+        phones: PhoneTable,
+        train_examples: list[Example],
+        train_tokens: str | Path,
+        valid_examples: list[Example],
+        valid_tokens: str | Path | None,
+        tokenizer: TokenizerConfig,
+        context: DistributedContext,
+    ):
+        self.config, self.layout, self.context, self.tokenizer = config, layout, context, tokenizer
+        self.phones = phones
+        device = context.device
+        self.dtype = autocast_dtype(config.loop.precision, device)
+        self.path = MaskPath(config.model.path)
+        torch.manual_seed(config.loop.seed)  # the same initial weights on every rank
+        self.model = build_model(ModelFolderConfig(config.model, layout)).to(device).train()
+        self.objective = TeacherObjective(self.model, config.optimizer.duration_loss_weight)
+        self.objective_step: nn.Module = self.objective
+        if context.is_distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            self.objective_step = nn.parallel.DistributedDataParallel(self.objective, device_ids=ids)
+        opt = config.optimizer
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
+        no_decay = [
+            p for n, p in self.model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)
+        ]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=opt.learning_rate,
+            betas=opt.betas,
+            fused=device.type == "cuda",
+        )
+        self.scheduler = warmup_cosine(
+            self.optimizer, opt.warmup_steps, config.loop.max_steps, opt.final_lr_ratio
+        )
+        self.ema = EMA(self.model, opt.ema_decay)
+        self.dataset = TTSDataset(
+            train_examples, train_tokens, self.path, config.data.prompt, layout.mask_ids
+        )
+        self.valid_examples = valid_examples[: config.validation.utterances]
+        self.valid_dataset = (
+            TTSDataset(self.valid_examples, valid_tokens, self.path, config.data.prompt, layout.mask_ids)
+            if valid_tokens and self.valid_examples
+            else None
+        )
+        self._codec = None
+        if context.is_main:
+            log.info(
+                "teacher (%s): %.2f M parameters; %d training utterances (%.2f h)",
+                config.model.size,
+                count_parameters(self.model) / 1e6,
+                len(train_examples),
+                sum(self.dataset.frame_counts()) / 75 / 3600,
+            )
+
+    def batch_plan(self) -> BatchPlan:
+        data = self.config.data
+        if data.batch_utterances:
+            return shuffled_fixed_batches(len(self.dataset), data.batch_utterances)
+        return frame_budget_batches(self.dataset.frame_counts(), data.max_frames_per_batch)
+
+    def collate(self, items: list) -> TrainingBatch:
+        return collate_training(items, self.layout.mask_ids)
+
+    def train_step(self, batch: TrainingBatch, step: int) -> tuple[dict[str, float], float]:
+        batch = batch.to(self.context.device)
+        with autocast(self.context.device, self.dtype):
+            loss, metrics = self.objective_step(batch)
+        metrics["grad_norm"] = optimizer_step(loss, self.model, self.optimizer, self.scheduler,
+                                              self.config.optimizer.grad_clip)
+        self.ema.update(self.model)
+        metrics["loss"] = loss.item()
+        metrics["learning_rate"] = self.scheduler.get_last_lr()[0]
+        return metrics, float(batch.inputs.lengths.sum())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+    def ema_model(self) -> DiFlowTTSModel:
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self.ema.weights(self.model))
+        return model.eval()
+
+    @torch.no_grad()
+    def validate(self, monitor: TrainingMonitor, step: int) -> None:
+        """Held-out loss of the EMA weights (fixed noise), and a few utterances synthesized from
+        a prompt prefix with the true durations: token agreement with the recording, and audio."""
+        if self.valid_dataset is None:
+            return
+        model, device = self.ema_model(), self.context.device
+        objective = TeacherObjective(model, self.config.optimizer.duration_loss_weight)
+        items = [self.valid_dataset[(index, index)] for index in range(len(self.valid_dataset))]
+        totals: dict[str, float] = {}
+        for start in range(0, len(items), 8):
+            batch = collate_training(items[start : start + 8], self.layout.mask_ids).to(device)
+            with autocast(device, self.dtype):
+                loss, metrics = objective(batch)
+            metrics["loss"] = loss.item()
+            for key, value in metrics.items():
+                totals[key] = totals.get(key, 0.0) + value * batch.t.numel()
+        scalars = {key: value / len(items) for key, value in totals.items()}
+        scalars.update(self._sample(model, step, monitor))
+        monitor.scalars(step, scalars, prefix="valid")
+
+    def _sample(self, model: DiFlowTTSModel, step: int, monitor: TrainingMonitor) -> dict[str, float]:
+        examples = self.valid_examples[: self.config.validation.samples]
+        if not examples:
+            return {}
+        inference, truths = [], []
+        for example in examples:
+            clean = token_streams(self.valid_dataset.shard, example.utt)
+            cut = max(1, int(example.phones.numel() * 0.3))
+            prompt_frames = int(example.durations[:cut].sum())
+            inference.append(
+                inference_item(
+                    example.phones[cut:],
+                    example.durations[cut:],
+                    clean[:, :prompt_frames],
+                    prompt_log_rate(prompt_frames, cut),
+                    self.layout.mask_ids,
+                )
+            )
+            truths.append(clean[:, prompt_frames:])
+        batch = collate_flow_items(inference, self.layout.mask_ids).to(self.context.device)
+        generator = torch.Generator(self.context.device).manual_seed(0)
+        with autocast(self.context.device, self.dtype):
+            tokens = sample_tokens(
+                model, self.path, batch, SamplerConfig(self.config.validation.sample_steps), generator
+            ).cpu()
+        generated = [
+            tokens[i, :, item.prompt_length : item.tokens.shape[1]] for i, item in enumerate(inference)
+        ]
+        agree = [(g == t).float().mean(1) for g, t in zip(generated, truths, strict=True)]
+        agreement = torch.stack(agree).mean(0)
+        self._log_audio(step, monitor, examples, generated)
+        return {
+            "sample_prosody_agreement": float(agreement[:2].mean()),
+            "sample_acoustic_agreement": float(agreement[2:].mean()),
+        }
+
+    def _log_audio(
+        self, step: int, monitor: TrainingMonitor, examples: list[Example], generated: list[torch.Tensor]
+    ) -> None:
+        try:
+            if self._codec is None:
+                self._codec = build_tokenizer(self.tokenizer, str(self.context.device))
+            wavs = self._codec.decode_batch([tokens[2:] for tokens in generated])
+        except (OSError, ValueError, RuntimeError) as error:  # no codec weights here: tokens only
+            log.warning("validation audio skipped: the codec cannot be loaded (%s)", error)
+            return
+        for example, wav in zip(examples, wavs, strict=True):
+            monitor.audio(step, f"valid/{example.utt}", wav, self._codec.sample_rate)
+
+    def export(self, folder: str | Path) -> Path:
+        config = ModelFolderConfig(self.config.model, self.layout)
+        return save_model_folder(folder, config, self.ema.weights(self.model), self.phones, self.tokenizer)
+
+
+def _check_same_tokens(token_dirs: Sequence[str | Path]) -> TokenizerConfig:
+    configs = [load_tokenizer_config(folder) for folder in token_dirs]
+    if any(config != configs[0] for config in configs[1:]):
+        raise ValueError(
+            f"token dirs {list(map(str, token_dirs))} were made with different tokenizer settings"
+        )
+    return configs[0]
+
+
+def train_teacher(
+    data_dir: str | Path,
+    token_dir: str | Path,
+    config: TeacherTrainConfig,
+    out_dir: str | Path,
+    device: str = "auto",
+    valid_data_dir: str | Path | None = None,
+    valid_token_dir: str | Path | None = None,
+    phone_table: str | Path | None = None,
+) -> Path:
+    """Train (or resume) the teacher on one data dir and its token dir (with durations from
+    `diflow-tts align`); exports the EMA model to ``out_dir/model``."""
+    table = PhoneTable.load(phone_table or Path(data_dir) / "tokens.txt")
+    tokenizer = _check_same_tokens([token_dir] + ([valid_token_dir] if valid_token_dir else []))
+
+    def make_task(context: DistributedContext) -> TeacherTrainingTask:
+        limit = config.data.max_utterance_frames
+        train = load_examples(data_dir, token_dir, table, limit)
+        valid = (load_examples(valid_data_dir, valid_token_dir, table, limit)
+                 if valid_data_dir and valid_token_dir else [])
+        layout = token_layout(tokenizer, TokenShard(token_dir).num_codebooks, table)
+        return TeacherTrainingTask(config, layout, table, train, token_dir, valid, valid_token_dir, tokenizer,
+                                   context)
+
+    return run_experiment(out_dir, config, config.loop, device, ("model",), make_task, EXPORT_FOLDER)

@@ -1,0 +1,1 @@
+"""The teacher network: content mapper (phones -> frame-level content) and flow transformer."""

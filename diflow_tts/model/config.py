@@ -1,0 +1,77 @@
+"""Model sizes and the token layout a model is built for.
+
+A size preset fixes width and depth (`tiny` for tests, `small` for the mini corpus on one GPU,
+`base` for LibriTTS, about DiFlow-TTS's 164 M parameters); any field can be overridden in the
+config. The token layout (codebooks, vocabularies) comes from the token dir, never from the user,
+so a model cannot be built for tokens it will not see.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from diflow_tts.flow.path import MaskPathConfig
+
+
+@dataclass(frozen=True)
+class Architecture:
+    dim: int
+    layers: int
+    heads: int
+    phone_layers: int
+    duration_channels: int
+    ffn_mult: int = 4
+
+
+SIZES = {
+    "tiny": Architecture(dim=64, layers=2, heads=2, phone_layers=1, duration_channels=64),
+    "small": Architecture(dim=384, layers=8, heads=6, phone_layers=3, duration_channels=256),
+    "base": Architecture(dim=768, layers=12, heads=12, phone_layers=4, duration_channels=384),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``size`` picks a preset; a field set here overrides the preset's value."""
+
+    size: Literal["tiny", "small", "base"] = "small"
+    dim: int | None = None
+    layers: int | None = None
+    heads: int | None = None
+    phone_layers: int | None = None
+    duration_channels: int | None = None
+    path: MaskPathConfig = MaskPathConfig()
+
+    def architecture(self) -> Architecture:
+        overrides = {
+            name: value
+            for name in ("dim", "layers", "heads", "phone_layers", "duration_channels")
+            if (value := getattr(self, name)) is not None
+        }
+        arch = replace(SIZES[self.size], **overrides)
+        if arch.dim % arch.heads or (arch.dim // arch.heads) % 2:
+            raise ValueError(f"model dim {arch.dim} must split into {arch.heads} heads of even width")
+        return arch
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Per frame: pitch id, energy id, then ``num_codebooks`` acoustic codes (the token dir's
+    column order). Each stream's mask id is its vocabulary size."""
+
+    num_codebooks: int
+    codebook_size: int
+    pitch_vocab: int
+    energy_vocab: int
+    num_phones: int
+
+    @property
+    def num_streams(self) -> int:
+        return 2 + self.num_codebooks
+
+    @property
+    def vocab_sizes(self) -> list[int]:
+        return [self.pitch_vocab, self.energy_vocab] + [self.codebook_size] * self.num_codebooks
+
+    @property
+    def mask_ids(self) -> list[int]:
+        return self.vocab_sizes

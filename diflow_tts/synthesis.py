@@ -1,0 +1,91 @@
+"""Zero-shot synthesis: (text, voice prompt, optional prompt text) -> waveform.
+
+The one path from a model folder to audio, used by the CLI, the Python API and the demo:
+phonemize the text, encode the prompt into tokens, predict durations at the prompt's speaking
+rate (measured from the prompt text when given, the corpus's rate otherwise), sample the target
+tokens with the flow sampler, decode the acoustic codes with the codec. Requests of different
+lengths are batched with padding.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from diflow_tts.audio import load_prompt
+from diflow_tts.data.tokenize import build_tokenizer
+from diflow_tts.flow.path import MaskPath
+from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
+from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
+from diflow_tts.model.folder import load_model_folder
+from diflow_tts.text.frontend import TextFrontend
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    text: str
+    prompt: str | Path | torch.Tensor  # audio file, or a waveform at the model's sample rate
+    prompt_text: str | None = None
+    speed: float = 1.0
+
+
+class Synthesizer:
+    def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None):
+        loaded = load_model_folder(model_dir, device)
+        tokenizer_config = loaded.tokenizer
+        if encodec_dir:
+            tokenizer_config = replace(
+                tokenizer_config, codec=replace(tokenizer_config.codec, local_dir=encodec_dir)
+            )
+        self.model, self.phones, self.device = loaded.model, loaded.phones, torch.device(device)
+        self.layout = loaded.config.layout
+        self.path = MaskPath(loaded.config.model.path)
+        self.tokenizer = build_tokenizer(tokenizer_config, device)
+        self.frontend = TextFrontend()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.tokenizer.sample_rate
+
+    def _prompt_wav(self, prompt: str | Path | torch.Tensor) -> torch.Tensor:
+        if isinstance(prompt, torch.Tensor):
+            return prompt.float().flatten()
+        return load_prompt(prompt, self.sample_rate)
+
+    @torch.no_grad()
+    def synthesize_batch(
+        self, requests: list[SynthesisRequest], sampler: SamplerConfig | None = None, seed: int = 0
+    ) -> list[torch.Tensor]:
+        sampler = sampler or SamplerConfig()
+        prompts = self.tokenizer.encode_batch([self._prompt_wav(request.prompt) for request in requests])
+        phones = [torch.tensor(self.frontend.encode(request.text, self.phones)) for request in requests]
+        rates = [
+            prompt_log_rate(tokens.num_frames, len(self.frontend.encode(request.prompt_text, self.phones)))
+            if request.prompt_text
+            else math.nan
+            for request, tokens in zip(requests, prompts, strict=True)
+        ]
+        items = []
+        for request, tokens, ids, rate in zip(requests, prompts, phones, rates, strict=True):
+            durations = self.model.predict_durations(
+                ids[None].to(self.device), torch.tensor([rate], device=self.device), request.speed
+            )[0].cpu()
+            streams = torch.cat([tokens.prosody, tokens.acoustic])
+            items.append(inference_item(ids, durations, streams, rate, self.layout.mask_ids))
+        batch = collate_flow_items(items, self.layout.mask_ids).to(self.device)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        tokens = sample_tokens(self.model, self.path, batch, sampler, generator).cpu()
+        acoustic = [tokens[i, 2:, item.prompt_length : item.tokens.shape[1]] for i, item in enumerate(items)]
+        return self.tokenizer.decode_batch(acoustic)
+
+    def synthesize(
+        self,
+        text: str,
+        prompt: str | Path | torch.Tensor,
+        prompt_text: str | None = None,
+        sampler: SamplerConfig | None = None,
+        speed: float = 1.0,
+        seed: int = 0,
+    ) -> torch.Tensor:
+        return self.synthesize_batch([SynthesisRequest(text, prompt, prompt_text, speed)], sampler, seed)[0]

@@ -1,0 +1,107 @@
+"""The aligner (durations by CTC forced alignment) and the CLI path from phones to synthesized speech."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
+from diflow_tts.cli import main
+from diflow_tts.data.kaldi import read_table
+from diflow_tts.data.shards import TokenShard
+from diflow_tts.data.tts_dataset import DURATIONS_FILE
+
+
+def test_spans_split_blank_gaps_at_their_midpoint_and_cover_every_frame():
+    assert durations_from_spans([2, 6, 7], [3, 7, 9], 12) == [4, 3, 5]
+    assert with_word_boundaries([5, 2, 6, 2, 7], [4, 3, 5], boundary_id=2) == [4, 0, 3, 0, 5]
+
+
+def test_forced_alignment_follows_the_posteriors_and_needs_enough_frames():
+    log_probs = torch.full((12, 6), -10.0)
+    log_probs[:, 0] = -0.1  # blank everywhere but where a phone peaks
+    for frame, phone in ((1, 3), (5, 4), (9, 4)):
+        log_probs[frame, phone] = 0.0
+        log_probs[frame, 0] = -10.0
+    durations = force_align(log_probs.log_softmax(-1), [3, 4, 4])
+    assert durations == [3, 4, 5] and sum(durations) == 12
+    with pytest.raises(ValueError, match="too few"):
+        force_align(log_probs[:3].log_softmax(-1), [3, 4, 4])
+
+
+@pytest.fixture(scope="module")
+def pipeline(mini_corpus, tmp_path_factory) -> Path:
+    """Data dirs, random-codec tokens, a briefly trained aligner and durations for the mini corpus."""
+    root = tmp_path_factory.mktemp("pipeline")
+    data, aligner = root / "data", root / "aligner" / "aligner"
+    (root / "tok.yaml").write_text("codec:\n  weights: random\n")
+    (root / "aligner.yaml").write_text(
+        "architecture: {channels: 32, conv_layers: 2}\nmax_frames_per_batch: 3000\n"
+        "loop: {max_steps: 20, checkpoint_every: 20, validate_every: 20, log_every: 10, num_workers: 0}\n")
+    table = ["--phone-table", str(data / "train" / "tokens.txt")]
+    commands = [
+        ["prepare-libritts", "--root", str(mini_corpus), "--subsets", "train-clean", "dev-clean",
+         "--out", str(data / "train")],
+        ["prepare-libritts", "--root", str(mini_corpus), "--subsets", "test-clean",
+         "--out", str(data / "test")],
+        ["phonemize", str(data / "train")],
+        ["phonemize", str(data / "test"), *table],
+        ["train-aligner", "--data", str(data / "train"), "--valid-data", str(data / "test"),
+         "--config", str(root / "aligner.yaml"), "--out", str(root / "aligner"), "--device", "cpu"]]
+    for name in ("train", "test"):
+        commands += [["tokenize", str(data / name), str(root / "tokens" / name),
+                      "--config", str(root / "tok.yaml")],
+                     ["align", str(data / name), str(root / "tokens" / name), "--aligner", str(aligner)]]
+    for command in commands:
+        assert main(command) == 0, command
+    return root
+
+
+def test_durations_sum_to_each_utterances_frame_count(pipeline):
+    for name in ("train", "test"):
+        token_dir = pipeline / "tokens" / name
+        shard, durations = TokenShard(token_dir), read_table(token_dir / DURATIONS_FILE)
+        phones = read_table(pipeline / "data" / name / "phones")
+        assert set(durations) == set(shard.utterances())
+        for utt, line in durations.items():
+            frames = [int(d) for d in line.split()]
+            assert sum(frames) == shard.index[utt][1]
+            assert len(frames) == len(phones[utt].split())
+            assert all(d >= 1 for d, p in zip(frames, phones[utt].split(), strict=True) if p != "|")
+        report = json.loads((token_dir / "durations.report.json").read_text())
+        assert report["utterances"] == len(durations)
+        assert report["classes"]["word boundary"]["mean_frames"] == 0
+    durations_file = pipeline / "tokens" / "test" / DURATIONS_FILE
+    stamp = durations_file.stat().st_mtime_ns
+    assert main(["align", str(pipeline / "data" / "test"), str(pipeline / "tokens" / "test"),
+                 "--aligner", str(pipeline / "aligner" / "aligner")]) == 0
+    assert durations_file.stat().st_mtime_ns == stamp, "finished work is skipped"
+
+
+def test_train_synthesize_and_score_through_the_cli(pipeline, tmp_path, capsys):
+    (tmp_path / "teacher.yaml").write_text(
+        "model: {size: tiny}\ndata: {batch_utterances: 2}\n"
+        "validation: {utterances: 2, samples: 1, sample_steps: 2}\n"
+        "loop: {max_steps: 4, checkpoint_every: 4, validate_every: 4, log_every: 2, num_workers: 0}\n")
+    data, tokens, out = pipeline / "data", pipeline / "tokens", tmp_path / "exp"
+    assert main(["train", "--data", str(data / "train"), "--tokens", str(tokens / "train"),
+                 "--valid-data", str(data / "test"), "--valid-tokens", str(tokens / "test"),
+                 "--config", str(tmp_path / "teacher.yaml"), "--out", str(out), "--device", "cpu"]) == 0
+    model = out / "model"
+    expected = {"config.yaml", "model.safetensors", "tokens.txt", "tokenizer.yaml"}
+    assert {p.name for p in model.iterdir()} >= expected
+    test_list = tmp_path / "test.list"
+    assert main(["make-test-list", str(data / "test"), str(test_list), "--min-seconds", "0.5"]) == 0
+    rows = [line.split("|") for line in test_list.read_text().splitlines()]
+    assert rows and all(len(row) == 5 and row[1] != row[3] for row in rows)
+    assert main(["synthesize", "--model", str(model), "--list", str(test_list),
+                 "--out", str(tmp_path / "synth"), "--steps", "2"]) == 0
+    assert sorted(p.stem for p in (tmp_path / "synth").glob("*.wav")) == sorted(row[0] for row in rows)
+    capsys.readouterr()
+    assert main(["phone-error-rate", "--aligner", str(pipeline / "aligner" / "aligner"),
+                 "--list", str(test_list), "--wav-dir", str(tmp_path / "synth")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["utterances"] == len(rows) and scores["system_phone_error_rate"] >= 0
+    assert main(["synthesize", "--model", str(model), "--text", "hello", "--prompt", rows[0][1],
+                 "--out", str(tmp_path / "one.wav"), "--steps", "2", "--speed", "0"]) == 2
