@@ -8,7 +8,7 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINE
 
 # General
 stage=0                # first stage to run
-stop_stage=4           # last stage to run
+stop_stage=8           # last stage to run
 corpus=mini            # mini (synthetic, espeak-ng) or libritts (OpenSLR 60) or libritts_r (141)
 download_dir=download  # corpora go here
 data_dir=data          # Kaldi data dirs
@@ -37,6 +37,11 @@ codec_eval_utterances=50    # per evaluation set
 # Tokenizer
 tokenizer_conf=conf/tokenizer.yaml  # codec: and prosody: settings
 encodec_dir=""         # folder holding encodec_24khz-d7cc33bc.th (offline pretrained weights)
+# Aligner, teacher, synthesis
+aligner_conf=conf/aligner.yaml  # CTC phone recognizer for durations (stage 5)
+teacher_conf=conf/teacher.yaml  # flow-matching teacher (stage 6)
+synth_steps=32         # sampler steps for stage 8
+synth_guidance=0.0     # classifier-free guidance weight for stage 8
 
 help_message=$(cat <<EOM
 Usage: $0 [options]
@@ -48,6 +53,11 @@ Stages:
   3  codec: train it (--codec_conf) -> ${exp_dir}/codec/codec and score it -> ${exp_dir}/codec/eval;
      without --codec_conf, report the codec the tokenizer conf names
   4  tokens: acoustic RVQ codes + prosody codes -> ${dump_dir}/tokens/{train,dev,test}
+  5  durations: train the CTC aligner -> ${exp_dir}/aligner/aligner, align every set
+     -> ${dump_dir}/tokens/<set>/durations (+ durations.report.md)
+  6  teacher: discrete flow matching transformer -> ${exp_dir}/teacher/model
+  7  distillation (not yet: see issues)
+  8  synthesis: zero-shot test list -> ${exp_dir}/teacher/synth/test/*.wav, phone error rate
 Options (default in brackets):
   --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --ngpu ($ngpu)
   --nj ($nj) --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir) --exp_dir ($exp_dir)
@@ -58,6 +68,8 @@ Options (default in brackets):
   --codec_conf ($codec_conf) --codec_extra_audio ($codec_extra_audio)
   --codec_held_out_speakers ($codec_held_out_speakers) --codec_eval_utterances ($codec_eval_utterances)
   --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
+  --aligner_conf ($aligner_conf) --teacher_conf ($teacher_conf) --synth_steps ($synth_steps)
+  --synth_guidance ($synth_guidance)
 EOM
 )
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
@@ -154,5 +166,34 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
       --device "$device" ${encodec_dir:+--encodec-dir "$encodec_dir"} \
       ${codec_conf:+--codec-dir "$codec_dir"}
   done
+fi
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  log "Stage 5: aligner ($aligner_conf) -> $exp_dir/aligner/aligner; durations"
+  $train_launcher diflow-tts train-aligner --data "$data_dir/train" --valid-data "$data_dir/dev" \
+    --config "$aligner_conf" --out "$exp_dir/aligner" --device "$device"
+  for set in $sets; do
+    diflow-tts align "$data_dir/$set" "$dump_dir/tokens/$set" --aligner "$exp_dir/aligner/aligner" \
+      --device "$device" >/dev/null
+  done
+  cat "$dump_dir/tokens/train/durations.report.md"
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  log "Stage 6: teacher ($teacher_conf) -> $exp_dir/teacher/model"
+  $train_launcher diflow-tts train --data "$data_dir/train" --tokens "$dump_dir/tokens/train" \
+    --valid-data "$data_dir/dev" --valid-tokens "$dump_dir/tokens/dev" \
+    --config "$teacher_conf" --out "$exp_dir/teacher" --device "$device"
+fi
+
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  synth_dir=$exp_dir/teacher/synth/test
+  log "Stage 8: zero-shot synthesis of $data_dir/test -> $synth_dir"
+  mkdir -p "$synth_dir"
+  diflow-tts make-test-list "$data_dir/test" "$synth_dir/test.list"
+  diflow-tts synthesize --model "$exp_dir/teacher/model" --list "$synth_dir/test.list" --out "$synth_dir" \
+    --steps "$synth_steps" --guidance "$synth_guidance" --device "$device" \
+    ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  diflow-tts phone-error-rate --aligner "$exp_dir/aligner/aligner" --list "$synth_dir/test.list" \
+    --wav-dir "$synth_dir" --device "$device" | tee "$synth_dir/phone_error_rate.json"
 fi
 log "Finished stages $stage to $stop_stage"
