@@ -29,6 +29,7 @@ from diflow_tts.model.config import ModelConfig, TokenLayout
 from diflow_tts.model.content import durations_from_log, frame_phone_index
 from diflow_tts.model.folder import ModelFolderConfig, build_model, load_model_folder
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.loop import LoopConfig
 from diflow_tts.train.monitor import read_metrics
 from tests.conftest import kill_9_then_resume
@@ -268,3 +269,20 @@ def test_kill_9_during_training_then_resume_continues_at_the_saved_step(aligned_
     command = [sys.executable] + _train_command(data, tokens, tmp_path / "conf.yaml", tmp_path / "exp")
     kill_9_then_resume(command, tmp_path / "exp", config, tmp_path / "conf.yaml", extra_steps=4)
     assert (tmp_path / "exp" / "model" / "model.safetensors").is_file()
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(aligned_corpus, tmp_path):
+    data, tokens = aligned_corpus
+    config = replace(TINY, loop=replace(TINY.loop, max_steps=6, checkpoint_every=3, log_every=3))
+    train_teacher(data, tokens, config, tmp_path / "straight", device="cpu")
+    halfway = replace(config, loop=replace(config.loop, max_steps=3))
+    train_teacher(data, tokens, halfway, tmp_path / "resumed", device="cpu")
+    train_teacher(data, tokens, config, tmp_path / "resumed", device="cpu")
+    straight = CheckpointManager.load(CheckpointManager(tmp_path / "straight" / "checkpoints").latest())
+    resumed = CheckpointManager.load(CheckpointManager(tmp_path / "resumed" / "checkpoints").latest())
+    assert straight["step"] == resumed["step"] == 6
+    for part in ("model", "ema"):
+        flat_a, flat_b = straight["task"][part], resumed["task"][part]
+        if part == "ema":
+            flat_a, flat_b = flat_a["shadow"], flat_b["shadow"]
+        assert all(torch.equal(flat_a[key], flat_b[key]) for key in flat_a)
