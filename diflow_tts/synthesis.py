@@ -66,13 +66,13 @@ class Synthesizer:
             else math.nan
             for request, tokens in zip(requests, prompts, strict=True)
         ]
-        items = []
-        for request, tokens, ids, rate in zip(requests, prompts, phones, rates, strict=True):
-            durations = self.model.predict_durations(
-                ids[None].to(self.device), torch.tensor([rate], device=self.device), request.speed
-            )[0].cpu()
-            streams = torch.cat([tokens.prosody, tokens.acoustic])
-            items.append(inference_item(ids, durations, streams, rate, self.layout.mask_ids))
+        padded = torch.nn.utils.rnn.pad_sequence(phones, batch_first=True).to(self.device)
+        speeds = torch.tensor([request.speed for request in requests], device=self.device)
+        log_rates = torch.tensor(rates, device=self.device)
+        durations = self.model.predict_durations(padded, log_rates, speeds).cpu()
+        streams = [torch.cat([prompt.prosody, prompt.acoustic]) for prompt in prompts]
+        items = [inference_item(ids, durations[i, : ids.numel()], prompt, rate, self.layout.mask_ids)
+                 for i, (prompt, ids, rate) in enumerate(zip(streams, phones, rates, strict=True))]
         batch = collate_flow_items(items, self.layout.mask_ids).to(self.device)
         generator = torch.Generator(self.device).manual_seed(seed)
         tokens = sample_tokens(self.model, self.path, batch, sampler, generator).cpu()

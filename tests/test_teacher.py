@@ -107,6 +107,10 @@ def test_length_regulator_and_speed():
     mask = torch.tensor([[True, True, False], [True, True, False]])
     assert durations_from_log(log_durations, mask).tolist() == [[4, 2, 0], [1, 0, 0]]
     assert durations_from_log(log_durations, mask, speed=2.0).tolist() == [[2, 1, 0], [1, 0, 0]]
+    per_utterance = durations_from_log(log_durations[:1].expand(2, -1), mask, speed=torch.tensor([1.0, 2.0]))
+    assert per_utterance.tolist() == [[4, 2, 0], [2, 1, 0]]
+    with pytest.raises(ValueError, match="speed must be positive"):
+        durations_from_log(log_durations, mask, speed=torch.tensor([1.0, 0.0]))
 
 
 def _inference_batch(layout: TokenLayout, seed: int = 0):

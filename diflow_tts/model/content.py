@@ -66,12 +66,15 @@ def duration_target(durations: torch.Tensor) -> torch.Tensor:
 
 
 def durations_from_log(
-    log_durations: torch.Tensor, phone_mask: torch.Tensor, speed: float = 1.0
+    log_durations: torch.Tensor, phone_mask: torch.Tensor, speed: float | torch.Tensor = 1.0
 ) -> torch.Tensor:
-    """Whole frames per phone from predicted log(1 + frames); an utterance gets at least one frame."""
-    if speed <= 0:
-        raise ValueError(f"speed must be positive, got {speed}")
-    frames = (torch.round(torch.expm1(log_durations.float()) / speed).clamp_min(0) * phone_mask).long()
+    """Whole frames per phone from predicted log(1 + frames); ``speed`` is one factor or one per
+    utterance [B]; an utterance gets at least one frame."""
+    speed = torch.as_tensor(speed, dtype=torch.float32, device=log_durations.device)
+    if bool((speed <= 0).any()):
+        raise ValueError(f"speed must be positive, got {speed.tolist()}")
+    scale = speed[:, None] if speed.dim() else speed
+    frames = (torch.round(torch.expm1(log_durations.float()) / scale).clamp_min(0) * phone_mask).long()
     empty = frames.sum(1) == 0
     frames[:, 0] = torch.where(empty, 1, frames[:, 0])
     return frames

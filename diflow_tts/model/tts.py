@@ -134,7 +134,7 @@ class DiFlowTTSModel(nn.Module):
 
     @torch.no_grad()
     def predict_durations(
-        self, phones: torch.Tensor, log_rate: torch.Tensor, speed: float = 1.0
+        self, phones: torch.Tensor, log_rate: torch.Tensor, speed: float | torch.Tensor = 1.0
     ) -> torch.Tensor:
         """Frames per phone [B, N] for padded phone ids [B, N] and prompt log rates [B]."""
         mask = phones != 0
