@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import torchaudio
-from torch import nn
 from torch.utils.data import Dataset
 
 from diflow_tts.align.features import FeatureConfig, LogMelFrames
@@ -27,7 +26,7 @@ from diflow_tts.audio import load_audio
 from diflow_tts.data.audio_segments import AudioEntry, scan_audio
 from diflow_tts.data.phones import read_phones
 from diflow_tts.text.phone_table import PhoneTable
-from diflow_tts.train.distributed import DistributedContext
+from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
 from diflow_tts.train.monitor import TrainingMonitor
@@ -134,10 +133,7 @@ class AlignerTrainingTask:
         self.model = PhoneRecognizer(config.architecture, config.features.n_mels, len(table)).to(
             context.device
         )
-        self.step_model: nn.Module = self.model
-        if context.is_distributed:
-            ids = [context.device.index] if context.device.type == "cuda" else None
-            self.step_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.step_model = data_parallel(self.model, context)
         opt = config.optimizer
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=opt.learning_rate, weight_decay=0.01)
         self.scheduler = warmup_cosine(

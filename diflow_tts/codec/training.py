@@ -27,7 +27,7 @@ from diflow_tts.codec.losses import (MultiResolutionMelLoss, MultiResolutionSTFT
                                      generator_adversarial_loss)
 from diflow_tts.data.audio_segments import AudioEntry, AudioSegmentDataset, scan_audio
 from diflow_tts.eval.signal_metrics import si_sdr
-from diflow_tts.train.distributed import DistributedContext
+from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
 from diflow_tts.train.monitor import TrainingMonitor
@@ -155,11 +155,8 @@ class CodecTrainingTask:
             self.discriminator = MultiScaleSTFTDiscriminator(
                 disc.filters, n_ffts=list(disc.fft_sizes), hop_lengths=[n // 4 for n in disc.fft_sizes],
                 win_lengths=list(disc.fft_sizes)).to(device).train()
-        self.generator_step, self.discriminator_step = self.generator, self.discriminator
-        if context.is_distributed:
-            ids = [device.index] if device.type == "cuda" else None
-            self.generator_step = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
-            self.discriminator_step = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.generator_step = data_parallel(self.generator, context)
+        self.discriminator_step = data_parallel(self.discriminator, context)
         opt = config.optimizer
         self.optimizers = {
             name: torch.optim.AdamW(module.parameters(), lr=opt.learning_rate, betas=opt.betas,

@@ -37,7 +37,7 @@ from diflow_tts.model.content import duration_target
 from diflow_tts.model.folder import ModelFolderConfig, build_model, save_model_folder
 from diflow_tts.model.tts import DiFlowTTSModel, count_parameters
 from diflow_tts.text.phone_table import PhoneTable
-from diflow_tts.train.distributed import DistributedContext
+from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.ema import EMA
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
@@ -142,10 +142,7 @@ class TeacherTrainingTask:
         torch.manual_seed(config.loop.seed)  # the same initial weights on every rank
         self.model = build_model(ModelFolderConfig(config.model, layout)).to(device).train()
         self.objective = TeacherObjective(self.model, config.optimizer.duration_loss_weight)
-        self.objective_step: nn.Module = self.objective
-        if context.is_distributed:
-            ids = [device.index] if device.type == "cuda" else None
-            self.objective_step = nn.parallel.DistributedDataParallel(self.objective, device_ids=ids)
+        self.objective_step = data_parallel(self.objective, context)
         opt = config.optimizer
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
         no_decay = [

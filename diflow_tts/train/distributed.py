@@ -69,3 +69,12 @@ def mean_across_ranks(values: dict[str, float], context: DistributedContext) -> 
     tensor = torch.tensor([values[key] for key in keys], dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
     return dict(zip(keys, (tensor / context.world_size).tolist(), strict=True))
+
+
+def data_parallel(module: torch.nn.Module, context: DistributedContext) -> torch.nn.Module:
+    """``module`` wrapped for DDP when training on several ranks (its own device on CUDA), else
+    ``module`` itself: call the result for the training forward, so gradients are all-reduced."""
+    if not context.is_distributed:
+        return module
+    ids = [context.device.index] if context.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
