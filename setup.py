@@ -24,7 +24,11 @@ setup(
     ],
     extras_require={
         "demo": ["gradio>=5"],
-        "eval": ["jiwer>=3", "pesq>=0.0.4", "pystoi>=0.4", "pyworld>=0.3"],
+        # judges whose models ship inside their wheels (no hub download); resemblyzer needs
+        # pkg_resources, which setuptools 81 removed
+        "eval": ["jiwer>=3", "pesq>=0.0.4", "pystoi>=0.4", "pocketsphinx>=5", "resemblyzer>=0.1.4",
+                 "setuptools<81", "distillmos>=0.9", "speechmos>=0.0.1", "onnxruntime>=1.16", "requests",
+                 "matplotlib>=3.7"],
         "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5"],
     },
     entry_points={"console_scripts": ["diflow-tts=diflow_tts.cli:main"]},

@@ -39,3 +39,12 @@ def atomic_folder(folder: str | os.PathLike) -> Iterator[Path]:
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append one line to a JSON-lines log in a single write, so a crash leaves at most a torn
+    last line, never an interleaved one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line.rstrip("\n") + "\n")

@@ -136,24 +136,14 @@ def cmd_train(args: argparse.Namespace) -> None:
                   valid_data_dir=args.valid_data, valid_token_dir=args.valid_tokens)
 
 
-def _read_synthesis_list(path: str) -> list[tuple[str, str, str, str | None]]:
-    """(uttid, prompt, text, prompt text or None) from `uttid|prompt_path|text[|reference_path[|prompt_text]]`
-    lines (the test-list format of `make-test-list`)."""
-    rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split("|")
-        if not 3 <= len(fields) <= 5 or not all(fields[:3]):
-            raise ValueError(f"{path}:{number}: expected "
-                             "'uttid|prompt_path|text|reference_path|prompt_text', "
-                             f"got {line!r}")
-        rows.append((fields[0], fields[1], fields[2], fields[4] if len(fields) == 5 and fields[4] else None))
-    return rows
-
-
 def cmd_synthesize(args: argparse.Namespace) -> None:
+    import json
+    import time
+
+    from diflow_tts.atomic import append_line
     from diflow_tts.audio import save_audio
+    from diflow_tts.eval.evaluate import TIMING_FILE
+    from diflow_tts.eval.test_list import TestItem, read_test_list
     from diflow_tts.flow.sampler import SamplerConfig
     from diflow_tts.synthesis import SynthesisRequest, Synthesizer
 
@@ -161,42 +151,57 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
                             top_p=args.top_p,
                             guidance=args.guidance, confidence_ordered=args.confidence_ordered)
     if args.list:
-        rows = _read_synthesis_list(args.list)
-        outputs = [Path(args.out) / f"{utt}.wav" for utt, *_ in rows]
+        items = read_test_list(args.list)
+        outputs = [Path(args.out) / f"{item.uttid}.wav" for item in items]
     elif args.text and args.prompt:
-        rows = [("utt", args.prompt, args.text, args.prompt_text)]
+        items = [TestItem("utt", args.prompt, args.text, prompt_text=args.prompt_text)]
         outputs = [Path(args.out)]
     else:
         raise ValueError("give --text and --prompt (one utterance) or --list (a file of utterances)")
-    synthesizer = Synthesizer(args.model, args.device, args.encodec_dir)
-    pairs = list(zip(rows, outputs, strict=True))
+    synthesizer = Synthesizer(args.model, args.device, args.encodec_dir, args.compile)
+    pairs = list(zip(items, outputs, strict=True))
     for start in range(0, len(pairs), args.batch_size):
         # a re-run of a list skips the files already written
-        chunk = [(row, out) for row, out in pairs[start: start + args.batch_size]
+        chunk = [(item, out) for item, out in pairs[start: start + args.batch_size]
                  if not (args.list and out.is_file())]
         if not chunk:
             continue
-        requests = [SynthesisRequest(text, prompt, prompt_text, args.speed)
-                    for (_, prompt, text, prompt_text), _ in chunk]
+        requests = [SynthesisRequest(item.text, item.prompt, item.prompt_text, args.speed)
+                    for item, _ in chunk]
+        began = time.perf_counter()
         wavs = synthesizer.synthesize_batch(requests, sampler, args.seed + start)
+        seconds = time.perf_counter() - began
         for (_, out), wav in zip(chunk, wavs, strict=True):
             save_audio(out, wav, synthesizer.sample_rate)
+        if args.list:
+            append_line(Path(args.out) / TIMING_FILE, json.dumps({
+                "utterances": [item.uttid for item, _ in chunk], "seconds": seconds,
+                "audio_seconds": sum(wav.numel() for wav in wavs) / synthesizer.sample_rate,
+                "device": args.device, "steps": args.steps, "batch_size": len(chunk)}))
     log.info("wrote %d file(s)", len(outputs))
 
 
 def cmd_make_test_list(args: argparse.Namespace) -> None:
-    from diflow_tts.eval.test_list import build_test_list
+    from diflow_tts.eval.test_list import (
+        Protocol,
+        data_dir_utterances,
+        librispeech_utterances,
+        select_test_items,
+        write_test_list,
+    )
 
-    count = build_test_list(args.data_dir, args.out, args.min_seconds, args.max_seconds)
+    protocol = Protocol(args.min_seconds, args.max_seconds, args.prompt_min_seconds, args.prompt_max_seconds,
+                        args.prompt_seconds)
+    utterances = librispeech_utterances(args.source) if args.librispeech else data_dir_utterances(args.source)
+    count = write_test_list(select_test_items(utterances, protocol), args.out)
     log.info("%s: %d test utterances", args.out, count)
 
 
-def cmd_phone_error_rate(args: argparse.Namespace) -> None:
-    import json
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from diflow_tts.eval.evaluate import evaluate
 
-    from diflow_tts.align.judge import phone_error_rates
-
-    print(json.dumps(phone_error_rates(args.aligner, args.list, args.wav_dir, args.device), indent=2))
+    evaluate(args.list, args.wav_dir, args.out, args.judges, args.aligner, args.device, args.title)
+    print((Path(args.out) / "summary.md").read_text(encoding="utf-8"), end="")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,21 +340,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--batch-size", type=int, default=8)
     sub.add_argument("--device", default="cpu")
     sub.add_argument("--encodec-dir", help="folder holding the pretrained EnCodec weights (offline machines)")
+    sub.add_argument("--compile", choices=["default", "reduce-overhead", "max-autotune"],
+                     help="torch.compile the transformer step (reduce-overhead: CUDA graphs)")
 
     sub = command("make-test-list", cmd_make_test_list,
-                  "zero-shot test list: each target utterance with a prompt from another utterance "
+                  "zero-shot test list: each 4-10 s target with a ~3 s prompt from another utterance "
                   "of its speaker")
-    sub.add_argument("data_dir")
+    sub.add_argument("source", help="data dir (mini corpus or LibriTTS test set), or with --librispeech a "
+                     "LibriSpeech subset folder such as LibriSpeech/test-clean")
     sub.add_argument("out", help="list file to write")
+    sub.add_argument("--librispeech", action="store_true", help="SOURCE is a LibriSpeech subset folder")
     sub.add_argument("--min-seconds", type=float, default=4.0, help="shortest target")
     sub.add_argument("--max-seconds", type=float, default=10.0, help="longest target")
+    sub.add_argument("--prompt-min-seconds", type=float, default=2.0, help="shortest prompt")
+    sub.add_argument("--prompt-max-seconds", type=float, default=4.0, help="longest prompt")
+    sub.add_argument("--prompt-seconds", type=float, default=3.0, help="preferred prompt length")
 
-    sub = command("phone-error-rate", cmd_phone_error_rate,
-                  "phone error rate of synthesized speech (and of the references) by the aligner's "
-                  "recognizer")
-    sub.add_argument("--aligner", required=True, help="aligner folder (train-aligner)")
+    sub = command("evaluate", cmd_evaluate,
+                  "score synthesized speech (and its ground truth, the ceiling): WER/CER, PER, SIM, MOS "
+                  "proxies, MCD, F0/energy RMSE, tiers, duration ratio, RTF")
     sub.add_argument("--list", required=True, help="test list (make-test-list)")
     sub.add_argument("--wav-dir", required=True, help="folder of <uttid>.wav from synthesize --list")
+    sub.add_argument("--out", required=True, help="report folder: items.jsonl, summary.json, summary.md, "
+                     "plots/")
+    sub.add_argument("--judges", nargs="+", help="subset of: wer per sim distillmos dnsmos reference "
+                     "(default: all; per only with --aligner)")
+    sub.add_argument("--aligner", help="aligner folder (train-aligner): adds the phone error rate")
+    sub.add_argument("--title", default="Zero-shot evaluation")
     sub.add_argument("--device", default="cpu")
     return parser
 
@@ -359,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from diflow_tts.data.download import DownloadError
-    from diflow_tts.eval.signal_metrics import MissingJudgeError
+    from diflow_tts.eval.optional import MissingJudgeError
     from diflow_tts.text.phonemize import EspeakMissingError
 
     # AudioError, DataDirError and ConfigError are ValueErrors: the user-input errors.

@@ -14,11 +14,13 @@ from pathlib import Path
 import torch
 
 from diflow_tts.audio import load_prompt
+from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.data.tokenize import build_tokenizer
 from diflow_tts.flow.path import MaskPath
 from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
-from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
+from diflow_tts.model.batching import FlowItem, collate_flow_items, inference_item, prompt_log_rate
 from diflow_tts.model.folder import load_model_folder
+from diflow_tts.model.tts import FlowBatch
 from diflow_tts.text.frontend import TextFrontend
 
 
@@ -30,8 +32,24 @@ class SynthesisRequest:
     speed: float = 1.0
 
 
+@dataclass
+class PlannedBatch:
+    """Requests made ready for the sampler: prompt tokens, durations and the padded flow batch."""
+
+    items: list[FlowItem]
+    batch: FlowBatch
+
+
 class Synthesizer:
-    def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None):
+    """Loads a model folder once; each stage of `synthesize_batch` is also callable on its own
+    (`encode_prompts`, `plan`, `sample`, `decode`), which is how `tools/benchmark.py` times them.
+
+    ``compile_mode`` (a `torch.compile` mode: "default", "reduce-overhead" for CUDA graphs,
+    "max-autotune") compiles the transformer step the sampler calls at every step.
+    """
+
+    def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None,
+                 compile_mode: str | None = None):
         loaded = load_model_folder(model_dir, device)
         tokenizer_config = loaded.tokenizer
         if encodec_dir:
@@ -43,6 +61,9 @@ class Synthesizer:
         self.path = MaskPath(loaded.config.model.path)
         self.tokenizer = build_tokenizer(tokenizer_config, device)
         self.frontend = TextFrontend()
+        if compile_mode:
+            self.model.hidden = torch.compile(self.model.hidden, mode=compile_mode)
+            self.model.logits = torch.compile(self.model.logits, mode=compile_mode)
 
     @property
     def sample_rate(self) -> int:
@@ -54,11 +75,14 @@ class Synthesizer:
         return load_prompt(prompt, self.sample_rate)
 
     @torch.no_grad()
-    def synthesize_batch(
-        self, requests: list[SynthesisRequest], sampler: SamplerConfig | None = None, seed: int = 0
-    ) -> list[torch.Tensor]:
-        sampler = sampler or SamplerConfig()
-        prompts = self.tokenizer.encode_batch([self._prompt_wav(request.prompt) for request in requests])
+    def encode_prompts(self, requests: list[SynthesisRequest]) -> list[FactorizedTokens]:
+        """Codec and prosody tokens of every prompt, in one padded call."""
+        return self.tokenizer.encode_batch([self._prompt_wav(request.prompt) for request in requests])
+
+    @torch.no_grad()
+    def plan(self, requests: list[SynthesisRequest], prompts: list[FactorizedTokens]) -> PlannedBatch:
+        """The content mapper: phones, durations at each prompt's speaking rate (one padded call),
+        and the flow batch of prompt frames followed by masked target frames."""
         phones = [torch.tensor(self.frontend.encode(request.text, self.phones)) for request in requests]
         rates = [
             prompt_log_rate(tokens.num_frames, len(self.frontend.encode(request.prompt_text, self.phones)))
@@ -73,11 +97,25 @@ class Synthesizer:
         streams = [torch.cat([prompt.prosody, prompt.acoustic]) for prompt in prompts]
         items = [inference_item(ids, durations[i, : ids.numel()], prompt, rate, self.layout.mask_ids)
                  for i, (prompt, ids, rate) in enumerate(zip(streams, phones, rates, strict=True))]
-        batch = collate_flow_items(items, self.layout.mask_ids).to(self.device)
+        return PlannedBatch(items, collate_flow_items(items, self.layout.mask_ids).to(self.device))
+
+    @torch.no_grad()
+    def sample(self, planned: PlannedBatch, sampler: SamplerConfig, seed: int = 0) -> list[torch.Tensor]:
+        """Acoustic codes [Q, T] of each utterance's generated frames."""
         generator = torch.Generator(self.device).manual_seed(seed)
-        tokens = sample_tokens(self.model, self.path, batch, sampler, generator).cpu()
-        acoustic = [tokens[i, 2:, item.prompt_length : item.tokens.shape[1]] for i, item in enumerate(items)]
+        tokens = sample_tokens(self.model, self.path, planned.batch, sampler, generator).cpu()
+        return [tokens[i, 2:, item.prompt_length : item.tokens.shape[1]]
+                for i, item in enumerate(planned.items)]
+
+    @torch.no_grad()
+    def decode(self, acoustic: list[torch.Tensor]) -> list[torch.Tensor]:
         return self.tokenizer.decode_batch(acoustic)
+
+    def synthesize_batch(
+        self, requests: list[SynthesisRequest], sampler: SamplerConfig | None = None, seed: int = 0
+    ) -> list[torch.Tensor]:
+        planned = self.plan(requests, self.encode_prompts(requests))
+        return self.decode(self.sample(planned, sampler or SamplerConfig(), seed))
 
     def synthesize(
         self,

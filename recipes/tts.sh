@@ -8,7 +8,7 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINE
 
 # General
 stage=0                # first stage to run
-stop_stage=8           # last stage to run
+stop_stage=9           # last stage to run
 corpus=mini            # mini (synthetic, espeak-ng) or libritts (OpenSLR 60) or libritts_r (141)
 download_dir=download  # corpora go here
 data_dir=data          # Kaldi data dirs
@@ -193,7 +193,12 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   diflow-tts synthesize --model "$exp_dir/teacher/model" --list "$synth_dir/test.list" --out "$synth_dir" \
     --steps "$synth_steps" --guidance "$synth_guidance" --device "$device" \
     ${encodec_dir:+--encodec-dir "$encodec_dir"}
-  diflow-tts phone-error-rate --aligner "$exp_dir/aligner/aligner" --list "$synth_dir/test.list" \
-    --wav-dir "$synth_dir" --device "$device" | tee "$synth_dir/phone_error_rate.json"
+fi
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  synth_dir=$exp_dir/teacher/synth/test
+  log "Stage 9: evaluation of $synth_dir (and the ground truth) -> $exp_dir/teacher/eval/test"
+  diflow-tts evaluate --list "$synth_dir/test.list" --wav-dir "$synth_dir" --out "$exp_dir/teacher/eval/test" \
+    --aligner "$exp_dir/aligner/aligner" --device "$device" --title "Teacher, $synth_steps steps, test set"
 fi
 log "Finished stages $stage to $stop_stage"

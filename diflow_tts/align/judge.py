@@ -14,41 +14,29 @@ import torchaudio
 from diflow_tts.align.features import LogMelFrames
 from diflow_tts.align.recognizer import load_recognizer
 from diflow_tts.align.training import greedy_phones, spoken_phones
-from diflow_tts.audio import load_audio
+from diflow_tts.eval.asr import ErrorCounts
 from diflow_tts.text.frontend import TextFrontend
 
 
-@torch.no_grad()
-def phone_error_rates(
-    aligner_dir: str | Path, test_list: str | Path, wav_dir: str | Path, device: str = "cpu"
-) -> dict:
-    """PER of ``wav_dir/<uttid>.wav`` and of the list's references against the list's texts."""
-    model, config, table = load_recognizer(aligner_dir, device)
-    features = LogMelFrames(config.features)
-    frontend = TextFrontend()
-    rows = [
-        line.split("|") for line in Path(test_list).read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-    totals = {"system": [0, 0], "reference": [0, 0]}
-    missing = [row[0] for row in rows if not (Path(wav_dir) / f"{row[0]}.wav").is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{wav_dir} lacks {len(missing)} synthesized file(s), e.g. {missing[0]}.wav: "
-            "run 'diflow-tts synthesize --list' first"
-        )
-    for row in rows:
-        truth = spoken_phones(frontend.encode(row[2], table), table)
-        sources = {"system": Path(wav_dir) / f"{row[0]}.wav"}
-        if len(row) > 3 and row[3]:
-            sources["reference"] = Path(row[3])
-        for name, path in sources.items():
-            frames = features(load_audio(path, config.features.sample_rate))
-            log_probs = model(frames[None].to(device), torch.tensor([frames.shape[0]], device=device))[0]
-            totals[name][0] += torchaudio.functional.edit_distance(
-                truth, greedy_phones(log_probs, frames.shape[0])
-            )
-            totals[name][1] += len(truth)
-    return {
-        "utterances": len(rows),
-        **{f"{name}_phone_error_rate": errors / total for name, (errors, total) in totals.items() if total},
-    }
+class PhoneJudge:
+    """Phone errors of a waveform against a text, by an aligner folder's recognizer."""
+
+    name = "aligner phone recognizer"
+
+    def __init__(self, aligner_dir: str | Path, device: str = "cpu") -> None:
+        self.model, config, self.table = load_recognizer(aligner_dir, device)
+        self.sample_rate = config.features.sample_rate
+        self.features = LogMelFrames(config.features)
+        self.frontend = TextFrontend()
+        self.device = device
+
+    @torch.no_grad()
+    def error_counts(self, wav: torch.Tensor, text: str) -> ErrorCounts:
+        """Edit distance in phones; ``wav`` is mono at `sample_rate`."""
+        truth = spoken_phones(self.frontend.encode(text, self.table), self.table)
+        frames = self.features(wav)
+        lengths = torch.tensor([frames.shape[0]], device=self.device)
+        log_probs = self.model(frames[None].to(self.device), lengths)[0]
+        recognized = greedy_phones(log_probs, frames.shape[0])
+        return ErrorCounts(torchaudio.functional.edit_distance(truth, recognized), len(truth))
+

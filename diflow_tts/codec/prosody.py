@@ -129,7 +129,16 @@ class ProsodyExtractor(torch.nn.Module):
 
     @torch.inference_mode()
     def forward(self, wavs: torch.Tensor, num_frames: int) -> torch.Tensor:
-        frames = _frames(wavs.float(), self.config, num_frames)
-        pitch = quantize_pitch(yin_pitch(frames, self.config), self.config)
-        energy = quantize_energy(frame_energy_db(frames), self.config)
-        return torch.stack([pitch, energy], 1)
+        f0, energy_db = pitch_and_energy(wavs, self.config, num_frames)
+        return torch.stack([quantize_pitch(f0, self.config), quantize_energy(energy_db, self.config)], 1)
+
+
+def pitch_and_energy(
+    wavs: torch.Tensor, config: ProsodyConfig, num_frames: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """F0 in Hz (0 where unvoiced) and level in dB, each [B, T], on the codec frame grid
+    (``ceil(N / hop)`` frames unless ``num_frames`` is given)."""
+    if num_frames is None:
+        num_frames = -(-wavs.shape[-1] // config.hop_length)
+    frames = _frames(wavs.float(), config, num_frames)
+    return yin_pitch(frames, config), frame_energy_db(frames)

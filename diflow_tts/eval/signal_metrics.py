@@ -5,25 +5,12 @@ rate its standard defines (16 kHz for PESQ-WB, pystoi resamples to 10 kHz itself
 any rate are resampled here first.
 """
 
-import importlib
-
 import torch
 
 from diflow_tts.audio import resample
+from diflow_tts.eval.optional import require
 
 PESQ_RATE = 16_000
-
-
-class MissingJudgeError(ImportError):
-    """An optional metric package is not installed; the message names what to install."""
-
-
-def _require(module: str, package: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise MissingJudgeError(f"this metric needs the {package!r} package: pip install "
-                                f"'diflow-tts[eval]' (or pip install {package})") from error
 
 
 def _pair(estimate: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,7 +31,7 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> float:
 def pesq_wb(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> float | None:
     """Wide-band PESQ (ITU-T P.862.2) MOS-LQO, 1.0-4.64; None where PESQ is undefined (the
     reference holds no speech-like activity, or is too short)."""
-    pesq = _require("pesq", "pesq")
+    pesq = require("pesq", "pesq", "PESQ")
     estimate, reference = _pair(resample(estimate.float(), sample_rate, PESQ_RATE),
                                 resample(reference.float(), sample_rate, PESQ_RATE))
     if not reference.abs().max() > 0:
@@ -57,6 +44,6 @@ def pesq_wb(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -
 
 def stoi(estimate: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> float:
     """Short-time objective intelligibility, 0-1."""
-    pystoi = _require("pystoi", "pystoi")
+    pystoi = require("pystoi", "pystoi", "STOI")
     estimate, reference = _pair(estimate, reference)
     return float(pystoi.stoi(reference.numpy(), estimate.numpy(), sample_rate, extended=False))

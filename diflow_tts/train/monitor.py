@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from diflow_tts.atomic import append_line
 from diflow_tts.train.distributed import DistributedContext, mean_across_ranks
 
 
@@ -61,8 +62,7 @@ class TrainingMonitor:
             return
         for key, value in values.items():
             self.writer.add_scalar(f"{prefix}/{key}", value, step)
-        with (self.folder / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, "split": prefix, **values}) + "\n")
+        append_line(self.folder / "metrics.jsonl", json.dumps({"step": step, "split": prefix, **values}))
         if self.progress is not None:
             shown = {key: f"{value:.3g}" for key, value in values.items()
                      if key == "loss" or key.endswith("per_second")}
