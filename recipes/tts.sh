@@ -57,7 +57,9 @@ Stages:
      -> ${dump_dir}/tokens/<set>/durations (+ durations.report.md)
   6  teacher: discrete flow matching transformer -> ${exp_dir}/teacher/model
   7  distillation (not yet: see issues)
-  8  synthesis: zero-shot test list -> ${exp_dir}/teacher/synth/test/*.wav, phone error rate
+  8  synthesis: zero-shot test list (4-10 s targets, ~3 s prompts) -> ${exp_dir}/teacher/synth/test/*.wav
+  9  evaluation: every judge on the synthesized speech and the recordings (the ceiling)
+     -> ${exp_dir}/teacher/eval/test/{summary.md,summary.json,items.jsonl,plots/}
 Options (default in brackets):
   --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --ngpu ($ngpu)
   --nj ($nj) --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir) --exp_dir ($exp_dir)
