@@ -98,6 +98,7 @@ class Scorer:
         wav = load_audio(wav_path, ANALYSIS.sample_rate)
         wav_16k = resample(wav, ANALYSIS.sample_rate, MOS_RATE)
         row: dict[str, Any] = {"uttid": item.uttid, "seconds": wav.numel() / ANALYSIS.sample_rate}
+        is_reference = wav_path == item.reference  # its embedding and features are kept for the system row
         if self.asr:
             transcript = self.asr.transcribe(wav_16k)
             words = error_counts(item.text, transcript, "word")
@@ -110,14 +111,17 @@ class Scorer:
             row.update(phone_errors=phones.errors, phones=phones.length, per=phones.rate)
         if self.speaker:
             embedding = self.speaker.embed(wav_16k)
+            if is_reference:
+                self._embeddings[wav_path] = embedding
             row["sim_prompt"] = cosine(embedding, self._embedding(item.prompt))
             if compare_with_reference:
                 row["sim_reference"] = cosine(embedding, self._embedding(item.reference))
         for mos in self.mos:
             row.update(mos.score(wav_16k))
         if self.analyzer:
-            is_reference = wav_path == item.reference
-            features = self._reference_features(wav_path) if is_reference else self.analyzer(wav)
+            features = self.analyzer(wav)
+            if is_reference:
+                self._features[wav_path] = features
             row.update(utterance_statistics(features, row["seconds"], len(normalize_for_scoring(item.text))))
             if compare_with_reference:
                 row.update(reference_metrics(features, self._reference_features(item.reference)))
