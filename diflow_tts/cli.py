@@ -142,8 +142,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 
     from diflow_tts.atomic import append_line
     from diflow_tts.audio import save_audio
-    from diflow_tts.eval.evaluate import TIMING_FILE
-    from diflow_tts.eval.test_list import TestItem, read_test_list
+    from diflow_tts.eval.test_list import TIMING_FILE, TestItem, read_test_list
     from diflow_tts.flow.sampler import SamplerConfig
     from diflow_tts.synthesis import SynthesisRequest, Synthesizer
 

@@ -11,10 +11,11 @@ import soundfile
 from diflow_tts.audio import load_audio, resample
 from diflow_tts.cli import main
 from diflow_tts.eval.asr import error_counts, normalize_for_scoring
-from diflow_tts.eval.evaluate import TIMING_FILE, evaluate
+from diflow_tts.eval.evaluate import evaluate
 from diflow_tts.eval.optional import MissingJudgeError
 from diflow_tts.eval.reference_metrics import ANALYSIS, FeatureAnalyzer, reference_metrics
 from diflow_tts.eval.test_list import (
+    TIMING_FILE,
     Protocol,
     Utterance,
     librispeech_utterances,

@@ -34,13 +34,12 @@ from diflow_tts.eval.reference_metrics import (
 )
 from diflow_tts.eval.report import mean_of, write_report
 from diflow_tts.eval.speaker import ResemblyzerEncoder, cosine
-from diflow_tts.eval.test_list import TestItem, read_test_list
+from diflow_tts.eval.test_list import TIMING_FILE, TestItem, read_test_list
 from diflow_tts.eval.tiers import tier_accuracy
 
 log = logging.getLogger(__name__)
 
 ALL_JUDGES = ("wer", "per", "sim", "distillmos", "dnsmos", "reference")
-TIMING_FILE = "timing.jsonl"
 SYSTEM, GROUND_TRUTH = "system", "ground_truth"
 # (column, items key, how the corpus value is formed): "ratio" sums errors over units.
 METRICS = [

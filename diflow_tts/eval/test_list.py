@@ -20,6 +20,7 @@ from diflow_tts.audio import audio_info
 from diflow_tts.data.kaldi import DataDir
 
 LIST_FORMAT = "uttid|prompt_path|text|reference_path|prompt_text"
+TIMING_FILE = "timing.jsonl"  # written beside a list's synthesized wavs, one line per batch
 
 
 @dataclass(frozen=True)
