@@ -10,8 +10,10 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["diflow_tts", "diflow_tts.*"]),
     install_requires=[
-        "torch==2.11.*",
-        "torchaudio==2.11.*",
+        # torchaudio's compiled ops are built for one torch release: pin the pair exactly
+        # (torchaudio 2.11.1 fails to load beside torch 2.11.0); constraints.txt pins the rest
+        "torch==2.11.0",
+        "torchaudio==2.11.0",
         "encodec==0.1.*",
         "librosa>=0.10",
         "phonemizer>=3.2",
@@ -23,13 +25,13 @@ setup(
         "numpy>=1.24",
     ],
     extras_require={
-        "demo": ["gradio>=5"],
+        "demo": ["gradio>=6"],
         # judges whose models ship inside their wheels (no hub download); resemblyzer needs
         # pkg_resources, which setuptools 81 removed
         "eval": ["jiwer>=3", "pesq>=0.0.4", "pystoi>=0.4", "pocketsphinx>=5", "resemblyzer>=0.1.4",
                  "setuptools<81", "distillmos>=0.9", "speechmos>=0.0.1", "onnxruntime>=1.16", "requests",
                  "matplotlib>=3.7"],
-        "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5"],
+        "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5", "import-linter>=2"],
     },
     entry_points={"console_scripts": ["diflow-tts=diflow_tts.cli:main"]},
 )

@@ -3,7 +3,8 @@
 # to pytest, e.g. `bash tools/run_tests.sh -k prosody`.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${DIFLOW_VENV:-$root/.venv}
 bash "$root/tools/setup_env.sh"
 cd "$root"
-"$root/.venv/bin/ruff" check diflow_tts tests tools
-exec "$root/.venv/bin/python" -m pytest -q tests "$@"
+"$venv/bin/ruff" check diflow_tts tests tools
+exec "$venv/bin/python" -m pytest -q tests "$@"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Idempotent set-up of everything diflow-tts needs on a machine that has only Python 3.10+:
-# Debian's espeak-ng (when missing), a virtual environment in .venv and the package with the
-# extras in $DIFLOW_EXTRAS (default: dev,eval). A re-run with nothing changed takes about a second.
+# Idempotent set-up of everything diflow-tts needs on a machine that has only Python 3.11:
+# Debian's espeak-ng (when missing), a virtual environment ($DIFLOW_VENV, default .venv) and the
+# package with the extras in $DIFLOW_EXTRAS (default: dev,eval), every dependency at the exact
+# version pinned in constraints.txt (regenerate with tools/lock_deps.sh). It ends with a smoke
+# check of every runtime dependency (python -m diflow_tts.dependencies), which names a broken
+# package and the fix in one line. A re-run with nothing changed takes a few seconds.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 extras=${DIFLOW_EXTRAS:-dev,eval}
+venv=${DIFLOW_VENV:-$root/.venv}
+constraints=$root/constraints.txt
 
 if ! command -v espeak-ng >/dev/null 2>&1; then
   echo "setup: installing espeak-ng (Debian package)" >&2
@@ -13,16 +18,22 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq espeak-ng >/dev/null
 fi
 
-venv=$root/.venv
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv" >&2
   python3 -m venv "$venv"
 fi
+locked=$(sed -n 's/^# locked-python: //p' "$constraints")
+have=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ "$have" != "$locked" ]; then
+  echo "setup: warning: constraints.txt was locked on Python $locked, this is Python $have; if pip" \
+       "finds no pinned version, run 'bash tools/lock_deps.sh' with this Python" >&2
+fi
 stamp=$venv/.diflow-tts-installed
-want="$(sha256sum "$root/setup.py" | cut -d' ' -f1) $extras"
+want="$(cat "$root/setup.py" "$constraints" | sha256sum | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing diflow-tts[$extras] into $venv (first time: a few minutes)" >&2
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[$extras]" 2>&1 \
+  echo "setup: installing diflow-tts[$extras] into $venv with constraints.txt (first time: a few minutes)" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$constraints" -e "$root[$extras]" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
   echo "$want" > "$stamp"
 fi
+"$venv/bin/python" -m diflow_tts.dependencies
