@@ -23,6 +23,9 @@ setup(
         "tqdm>=4.60",
         "tensorboard>=2.14",
         "numpy>=1.24",
+        # WORLD vocoder (the CPU codec): the same `pyworld` module as a prebuilt manylinux/macOS/
+        # Windows wheel; PyPI's `pyworld` is a source archive needing a compiler and Cython
+        "pyworld-prebuilt>=0.3.6",
     ],
     extras_require={
         "demo": ["gradio>=6"],

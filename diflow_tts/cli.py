@@ -85,8 +85,16 @@ def cmd_train_codec(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from diflow_tts.codec.training import CodecTrainConfig, train_codec
-    from diflow_tts.config import load_config
+    from diflow_tts.config import config_kind, load_config
 
+    if args.config and config_kind(args.config) == "world":
+        from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
+
+        world = load_config(args.config, WorldFitConfig)
+        if args.skip_bad_audio:
+            world = replace(world, on_bad_audio="skip")
+        fit_world_codec(args.data, world, args.out)
+        return
     config = load_config(args.config, CodecTrainConfig) if args.config else CodecTrainConfig()
     if args.skip_bad_audio:
         config = replace(config, data=replace(config.data, on_bad_audio="skip"))
@@ -97,16 +105,16 @@ def cmd_eval_codec(args: argparse.Namespace) -> None:
     import json
 
     from diflow_tts.codec.evaluation import evaluate_codec
-    from diflow_tts.codec.factory import CodecConfig, build_codec
+    from diflow_tts.codec.factory import CodecConfig
     from diflow_tts.config import load_config
-    from diflow_tts.data.tokenize import TokenizerConfig
+    from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer
 
-    if Path(args.codec).is_dir():
-        codec_config = CodecConfig(type="trained", path=args.codec)
-    else:  # a tokenizer config: evaluate the codec its tokens come from
-        codec_config = load_config(args.codec, TokenizerConfig).codec
-    codec = build_codec(codec_config, args.device)
-    summary = evaluate_codec(codec, args.data, args.out, args.max_utterances, args.max_seconds)
+    if Path(args.codec).is_dir():  # a codec folder, with the default prosody codes
+        config = TokenizerConfig(codec=CodecConfig(type="trained", path=args.codec))
+    else:  # a tokenizer config: evaluate the tokens it makes
+        config = load_config(args.codec, TokenizerConfig)
+    tokenizer = build_tokenizer(config, args.device)
+    summary = evaluate_codec(tokenizer, args.data, args.out, args.max_utterances, args.max_seconds)
     print(json.dumps(summary, indent=2))
 
 
@@ -197,9 +205,14 @@ def cmd_make_test_list(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from diflow_tts.eval.evaluate import evaluate
+    from diflow_tts.eval.evaluate import SYSTEM, evaluate
 
-    evaluate(args.list, args.wav_dir, args.out, args.judges, args.aligner, args.device, args.title)
+    labels = args.labels or ([SYSTEM] if len(args.wav_dir) == 1 else [])
+    if len(labels) != len(args.wav_dir):
+        raise ValueError(f"{len(args.wav_dir)} --wav-dir folder(s) need as many --labels (row names), "
+                         f"got {len(labels)}")
+    systems = dict(zip(labels, args.wav_dir, strict=True))
+    evaluate(args.list, systems, args.out, args.judges, args.aligner, args.device, args.title)
     print((Path(args.out) / "summary.md").read_text(encoding="utf-8"), end="")
 
 
@@ -274,10 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("train-codec", cmd_train_codec,
                   "train an EnCodec-architecture codec (resumes from EXP_DIR/checkpoints; "
-                  "under torchrun on several GPUs or CPU processes)")
+                  "under torchrun on several GPUs or CPU processes), or fit a WORLD codec's "
+                  "codebooks (a config with kind: world; resumable, CPU)")
     sub.add_argument("--data", nargs="+", required=True, help="training data dirs (wav.scp)")
-    sub.add_argument("--valid-data", nargs="+", help="held-out data dirs for validation samples")
-    sub.add_argument("--config", help="YAML: architecture, discriminator, losses, optimizer, data, loop")
+    sub.add_argument("--valid-data", nargs="+",
+                     help="held-out data dirs for validation samples (a WORLD fit has none: eval-codec)")
+    sub.add_argument("--config", help="YAML: architecture, discriminator, losses, optimizer, data, loop; "
+                                      "or kind: world, codec, fit_seconds, kmeans_iterations, seed")
     sub.add_argument("--out", required=True, help="experiment folder; the codec goes to OUT/codec")
     sub.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun picks the GPU)")
     sub.add_argument("--skip-bad-audio", action="store_true",
@@ -359,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "score synthesized speech (and its ground truth, the ceiling): WER/CER, PER, SIM, MOS "
                   "proxies, MCD, F0/energy RMSE, tiers, duration ratio, RTF")
     sub.add_argument("--list", required=True, help="test list (make-test-list)")
-    sub.add_argument("--wav-dir", required=True, help="folder of <uttid>.wav from synthesize --list")
+    sub.add_argument("--wav-dir", required=True, nargs="+",
+                     help="folder(s) of <uttid>.wav from synthesize --list; one report row each")
+    sub.add_argument("--labels", nargs="+", help="row label of each --wav-dir folder (default: system)")
     sub.add_argument("--out", required=True, help="report folder: items.jsonl, summary.json, summary.md, "
                      "plots/")
     sub.add_argument("--judges", nargs="+", help="subset of: wer per sim distillmos dnsmos reference "

@@ -83,6 +83,12 @@ def load_config(path: str | Path, cls: type[T]) -> T:
     return from_dict(cls, data, where=str(path))
 
 
+def config_kind(path: str | Path) -> str | None:
+    """The top-level ``kind`` of a YAML config (which schema it follows), or None."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain mapping of a config dataclass (for saving beside outputs)."""
     return dataclasses.asdict(config)

@@ -74,6 +74,17 @@ def _phonemizer() -> str:
     return version("phonemizer")
 
 
+def _pyworld() -> str:
+    from importlib.metadata import version
+
+    import numpy as np
+    import pyworld
+
+    tone = np.sin(2 * np.pi * 150 * np.arange(4_800) / 24_000)
+    pyworld.dio(tone, 24_000)
+    return version("pyworld-prebuilt")
+
+
 def _soundfile() -> str:
     import numpy as np
     import soundfile
@@ -102,6 +113,7 @@ CHECKS = (
     Check("phonemizer + espeak-ng", _phonemizer,
           "install espeak-ng (Debian/Ubuntu: apt-get install espeak-ng; tools/setup_env.sh does it), "
           "or set PHONEMIZER_ESPEAK_LIBRARY to libespeak-ng.so"),
+    Check("pyworld", _pyworld),
     Check("soundfile", _soundfile),
     Check("safetensors", _safetensors),
 )

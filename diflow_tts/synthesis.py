@@ -94,22 +94,23 @@ class Synthesizer:
         speeds = torch.tensor([request.speed for request in requests], device=self.device)
         log_rates = torch.tensor(rates, device=self.device)
         durations = self.model.predict_durations(padded, log_rates, speeds).cpu()
-        streams = [torch.cat([prompt.prosody, prompt.acoustic]) for prompt in prompts]
+        streams = [prompt.streams() for prompt in prompts]
         items = [inference_item(ids, durations[i, : ids.numel()], prompt, rate, self.layout.mask_ids)
                  for i, (prompt, ids, rate) in enumerate(zip(streams, phones, rates, strict=True))]
         return PlannedBatch(items, collate_flow_items(items, self.layout.mask_ids).to(self.device))
 
     @torch.no_grad()
-    def sample(self, planned: PlannedBatch, sampler: SamplerConfig, seed: int = 0) -> list[torch.Tensor]:
-        """Acoustic codes [Q, T] of each utterance's generated frames."""
+    def sample(self, planned: PlannedBatch, sampler: SamplerConfig, seed: int = 0) -> list[FactorizedTokens]:
+        """The tokens of each utterance's generated frames."""
         generator = torch.Generator(self.device).manual_seed(seed)
         tokens = sample_tokens(self.model, self.path, planned.batch, sampler, generator).cpu()
-        return [tokens[i, 2:, item.prompt_length : item.tokens.shape[1]]
+        return [FactorizedTokens.from_streams(tokens[i, :, item.prompt_length : item.tokens.shape[1]])
                 for i, item in enumerate(planned.items)]
 
     @torch.no_grad()
-    def decode(self, acoustic: list[torch.Tensor]) -> list[torch.Tensor]:
-        return self.tokenizer.decode_batch(acoustic)
+    def decode(self, tokens: list[FactorizedTokens]) -> list[torch.Tensor]:
+        """Waveforms of generated tokens (a WORLD codec takes its pitch from their prosody)."""
+        return self.tokenizer.decode_batch(tokens)
 
     def synthesize_batch(
         self, requests: list[SynthesisRequest], sampler: SamplerConfig | None = None, seed: int = 0

@@ -40,8 +40,9 @@ encodec_dir=""         # folder holding encodec_24khz-d7cc33bc.th (offline pretr
 # Aligner, teacher, synthesis
 aligner_conf=conf/aligner.yaml  # CTC phone recognizer for durations (stage 5)
 teacher_conf=conf/teacher.yaml  # flow-matching teacher (stage 6)
-synth_steps=32         # sampler steps for stage 8
+synth_steps="32 4"     # sampler steps for stage 8: one synthesis (and one report row) each
 synth_guidance=0.0     # classifier-free guidance weight for stage 8
+eval_judges=""         # stage 9 judges (wer per sim distillmos dnsmos reference); empty: all
 
 help_message=$(cat <<EOM
 Usage: $0 [options]
@@ -57,8 +58,9 @@ Stages:
      -> ${dump_dir}/tokens/<set>/durations (+ durations.report.md)
   6  teacher: discrete flow matching transformer -> ${exp_dir}/teacher/model
   7  distillation (not yet: see issues)
-  8  synthesis: zero-shot test list (4-10 s targets, ~3 s prompts) -> ${exp_dir}/teacher/synth/test/*.wav
-  9  evaluation: every judge on the synthesized speech and the recordings (the ceiling)
+  8  synthesis: zero-shot test list (4-10 s targets, ~3 s prompts), once per --synth_steps value
+     -> ${exp_dir}/teacher/synth/test_<N>steps/*.wav
+  9  evaluation: every judge on each synthesis and on the recordings (the ceiling)
      -> ${exp_dir}/teacher/eval/test/{summary.md,summary.json,items.jsonl,plots/}
 Options (default in brackets):
   --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --ngpu ($ngpu)
@@ -70,8 +72,8 @@ Options (default in brackets):
   --codec_conf ($codec_conf) --codec_extra_audio ($codec_extra_audio)
   --codec_held_out_speakers ($codec_held_out_speakers) --codec_eval_utterances ($codec_eval_utterances)
   --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
-  --aligner_conf ($aligner_conf) --teacher_conf ($teacher_conf) --synth_steps ($synth_steps)
-  --synth_guidance ($synth_guidance)
+  --aligner_conf ($aligner_conf) --teacher_conf ($teacher_conf) --synth_steps ("$synth_steps")
+  --synth_guidance ($synth_guidance) --eval_judges ("$eval_judges")
 EOM
 )
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
@@ -187,20 +189,25 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     --config "$teacher_conf" --out "$exp_dir/teacher" --device "$device"
 fi
 
+synth_root=$exp_dir/teacher/synth
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  synth_dir=$exp_dir/teacher/synth/test
-  log "Stage 8: zero-shot synthesis of $data_dir/test -> $synth_dir"
-  mkdir -p "$synth_dir"
-  diflow-tts make-test-list "$data_dir/test" "$synth_dir/test.list"
-  diflow-tts synthesize --model "$exp_dir/teacher/model" --list "$synth_dir/test.list" --out "$synth_dir" \
-    --steps "$synth_steps" --guidance "$synth_guidance" --device "$device" \
-    ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  log "Stage 8: zero-shot synthesis of $data_dir/test at ${synth_steps// /, } steps -> $synth_root/test_<N>steps"
+  mkdir -p "$synth_root"
+  diflow-tts make-test-list "$data_dir/test" "$synth_root/test.list"
+  for steps in $synth_steps; do
+    diflow-tts synthesize --model "$exp_dir/teacher/model" --list "$synth_root/test.list" \
+      --out "$synth_root/test_${steps}steps" --steps "$steps" --guidance "$synth_guidance" --device "$device" \
+      ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  done
 fi
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  synth_dir=$exp_dir/teacher/synth/test
-  log "Stage 9: evaluation of $synth_dir (and the ground truth) -> $exp_dir/teacher/eval/test"
-  diflow-tts evaluate --list "$synth_dir/test.list" --wav-dir "$synth_dir" --out "$exp_dir/teacher/eval/test" \
-    --aligner "$exp_dir/aligner/aligner" --device "$device" --title "Teacher, $synth_steps steps, test set"
+  log "Stage 9: evaluation of ${synth_steps// /, } steps (and the ground truth) -> $exp_dir/teacher/eval/test"
+  wav_dirs=(); labels=()
+  for steps in $synth_steps; do wav_dirs+=("$synth_root/test_${steps}steps"); labels+=("${steps} steps"); done
+  # shellcheck disable=SC2086
+  diflow-tts evaluate --list "$synth_root/test.list" --wav-dir "${wav_dirs[@]}" --labels "${labels[@]}" \
+    --out "$exp_dir/teacher/eval/test" --aligner "$exp_dir/aligner/aligner" --device "$device" \
+    ${eval_judges:+--judges $eval_judges} --title "Teacher, test set"
 fi
 log "Finished stages $stage to $stop_stage"

@@ -201,3 +201,20 @@ def test_resampled_input_scores_like_the_original(voices):
     native = load_audio(voices["clear"][0], SPEAKER_RATE)
     round_trip = resample(resample(native, SPEAKER_RATE, 24_000), 24_000, SPEAKER_RATE)
     assert cosine(encoder.embed(native), encoder.embed(round_trip)) > 0.99
+
+
+def test_several_systems_share_one_ground_truth_row(evaluated, tmp_path, capsys):
+    """One row per labelled wav folder (e.g. per step count) beside one ground-truth row; the
+    same wavs under two labels score the same."""
+    folder, (single, _) = evaluated
+    wavs = str(folder / "wavs")
+    assert main(["evaluate", "--list", str(folder / "test.list"), "--wav-dir", wavs, wavs,
+                 "--labels", "32 steps", "4 steps", "--out", str(tmp_path / "r"), "--judges", "sim"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert list(summary["rows"]) == ["32 steps", "4 steps", "ground_truth"]
+    assert summary["rows"]["32 steps"]["sim_prompt"] == summary["rows"]["4 steps"]["sim_prompt"]
+    assert summary["rows"]["4 steps"]["sim_prompt"] == pytest.approx(single["rows"]["system"]["sim_prompt"])
+    assert summary["rows"]["4 steps"]["rtf"] == pytest.approx(0.25)
+    assert main(["evaluate", "--list", str(folder / "test.list"), "--wav-dir", wavs, wavs,
+                 "--out", str(tmp_path / "r2")]) == 2
+    assert "need as many --labels" in capsys.readouterr().err

@@ -290,3 +290,30 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(aligned_cor
         if part == "ema":
             flat_a, flat_b = flat_a["shadow"], flat_b["shadow"]
         assert all(torch.equal(flat_a[key], flat_b[key]) for key in flat_a)
+
+
+def test_the_loss_scores_exactly_the_masked_target_tokens_of_each_stream():
+    """Training computes each stream's logits on its masked target rows only; the loss must equal
+    the definition: per utterance, the mean cross-entropy over its masked target tokens, averaged
+    over utterances (computed here from the full logits)."""
+    import torch.nn.functional as F
+
+    from diflow_tts.flow.loss import masked_token_loss
+
+    torch.manual_seed(0)
+    model = build_model(ModelFolderConfig(ModelConfig(size="tiny"), LAYOUT))
+    _, batch = _inference_batch(LAYOUT)
+    generator = torch.Generator().manual_seed(3)
+    targets = torch.stack([torch.randint(0, v, batch.tokens.shape[::2], generator=generator)
+                           for v in LAYOUT.vocab_sizes], 1)
+    scored = (torch.rand(batch.tokens.shape, generator=generator) < 0.6) & batch.target_mask[:, None]
+    hidden = model(batch, torch.full((batch.tokens.shape[0],), 0.5))
+    loss, metrics = masked_token_loss(model, hidden, batch, targets, scored)
+    logits = model.logits(hidden)
+    expected = []
+    for i in range(batch.tokens.shape[0]):
+        losses = [F.cross_entropy(logits[s][i][scored[i, s]], targets[i, s][scored[i, s]], reduction="sum")
+                  for s in range(len(logits))]
+        expected.append(sum(losses) / scored[i].sum())
+    assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-5)
+    assert 0 <= metrics["acoustic_accuracy"] <= 1 and metrics["prosody_loss"] > 0

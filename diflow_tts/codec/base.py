@@ -1,8 +1,12 @@
 """The interface every codec backend offers: batched waveforms <-> residual-VQ codes.
 
 Later stages (tokenization, the flow model, synthesis) see only this interface, so EnCodec with
-pretrained weights, a codec trained by this toolkit and random weights for tests are
-interchangeable. Batches are padded on the right; lengths travel beside them.
+pretrained weights, a codec trained by this toolkit, the WORLD codec and random weights for tests
+are interchangeable. Batches are padded on the right; lengths travel beside them.
+
+Pitch: a codec may analyse F0 itself (`encode_with_pitch`), and the tokenizer then quantizes that
+track for the prosody stream instead of running its own tracker; a codec that ``uses_pitch``
+resynthesizes from the F0 it is given at decoding (the prosody stream's pitch), the others ignore it.
 """
 
 import abc
@@ -23,6 +27,7 @@ class CodecBackend(torch.nn.Module, abc.ABC):
     hop_length: int
     num_codebooks: int
     codebook_size: int
+    uses_pitch: bool = False  # decode() needs F0 per frame
 
     @property
     def frame_rate(self) -> float:
@@ -44,6 +49,16 @@ class CodecBackend(torch.nn.Module, abc.ABC):
     def encode(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes [B, Q, T] (long) and frame counts [B] for waveforms [B, N] with sample counts."""
 
+    def encode_with_pitch(
+        self, wavs: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`encode`, plus the codec's own F0 track [B, T] in Hz (0 = unvoiced), or None when the
+        codec has none."""
+        codes, frame_lengths = self.encode(wavs, lengths)
+        return codes, frame_lengths, None
+
     @abc.abstractmethod
-    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Waveforms [B, T * hop] and sample counts [B] for codes [B, Q, T] with frame counts."""
+    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
+               f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms [B, T * hop] and sample counts [B] for codes [B, Q, T] with frame counts;
+        ``f0`` [B, T] in Hz is the pitch to resynthesize with (used where `uses_pitch`)."""

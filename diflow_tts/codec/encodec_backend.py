@@ -84,7 +84,8 @@ class EncodecBackend(CodecBackend):
         return codes.transpose(0, 1), frame_lengths
 
     @torch.inference_mode()
-    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
+               f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         embeddings = self.model.quantizer.decode(codes.transpose(0, 1))
         wavs = self.model.decoder(embeddings).squeeze(1)
         return wavs, frame_lengths * self.hop_length

@@ -1,7 +1,8 @@
 """Codec reconstruction quality on held-out audio: PESQ-WB, STOI, mel distance, SI-SDR, bitrate.
 
-Each utterance goes through the codec exactly as tokenization and synthesis use it (the
-backend's encode and decode), so the figures describe the codes the TTS model learns from.
+Each utterance goes through the factorized tokenizer exactly as tokenization and synthesis use
+it (encode to acoustic and prosody codes, decode from them; a WORLD codec resynthesizes with the
+quantized pitch), so the figures describe the tokens the TTS model learns from.
 """
 
 from collections.abc import Sequence
@@ -12,8 +13,8 @@ import torch
 from tqdm import tqdm
 
 from diflow_tts.audio import load_audio
-from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.losses import MultiResolutionMelLoss
+from diflow_tts.codec.tokenizer import FactorizedTokenizer
 from diflow_tts.data.audio_segments import scan_audio
 from diflow_tts.eval.report import mean_of, write_report
 from diflow_tts.eval.signal_metrics import pesq_wb, si_sdr, stoi
@@ -22,12 +23,9 @@ METRICS = ("pesq_wb", "stoi", "mel_distance", "si_sdr")
 
 
 @torch.inference_mode()
-def reconstruct(codec: CodecBackend, wav: torch.Tensor) -> torch.Tensor:
+def reconstruct(tokenizer: FactorizedTokenizer, wav: torch.Tensor) -> torch.Tensor:
     """``wav`` [samples] through encode and decode, cut to its own length."""
-    length = torch.tensor([wav.numel()], device=codec.device)
-    codes, frames = codec.encode(wav.unsqueeze(0).to(codec.device), length)
-    decoded, _ = codec.decode(codes, frames)
-    return decoded[0, : wav.numel()].float().cpu()
+    return tokenizer.decode(tokenizer.encode(wav))[: wav.numel()]
 
 
 def score_utterance(decoded: torch.Tensor, reference: torch.Tensor, sample_rate: int,
@@ -39,11 +37,11 @@ def score_utterance(decoded: torch.Tensor, reference: torch.Tensor, sample_rate:
             "si_sdr": si_sdr(decoded, reference)}
 
 
-def evaluate_codec(codec: CodecBackend, data_dirs: Sequence[str | Path], out_dir: str | Path,
+def evaluate_codec(tokenizer: FactorizedTokenizer, data_dirs: Sequence[str | Path], out_dir: str | Path,
                    max_utterances: int | None = None, max_seconds: float | None = None) -> dict[str, Any]:
-    """Score ``codec`` on each data dir (first ``max_utterances`` of each, at most
+    """Score the tokenizer's codec on each data dir (first ``max_utterances`` of each, at most
     ``max_seconds`` per utterance); write the report to ``out_dir`` and return the summary."""
-    rate = codec.sample_rate
+    codec, rate = tokenizer.codec, tokenizer.sample_rate
     mel_distance = MultiResolutionMelLoss(rate)
     items: list[dict[str, Any]] = []
     table: list[dict[str, Any]] = []
@@ -52,7 +50,7 @@ def evaluate_codec(codec: CodecBackend, data_dirs: Sequence[str | Path], out_dir
         rows = []
         for entry in tqdm(entries, desc=f"eval-codec {Path(data_dir).name}", unit="utt"):
             reference = load_audio(entry.path, rate, 0.0, max_seconds)
-            decoded = reconstruct(codec, reference)
+            decoded = reconstruct(tokenizer, reference)
             rows.append({"data": str(data_dir), "utt": entry.utt, "seconds": reference.numel() / rate,
                          **score_utterance(decoded, reference, rate, mel_distance)})
         items += rows

@@ -11,7 +11,8 @@ class CodecConfig:
     """Which codec tokenizes speech.
 
     type: ``encodec`` (the 24 kHz EnCodec) or ``trained`` (a codec folder written by this
-    toolkit, at ``path``; weights and bandwidth are then the folder's own).
+    toolkit's train-codec, at ``path``: an EnCodec-architecture codec or a WORLD codec; weights
+    and bandwidth are then the folder's own).
     weights: for ``encodec``, ``pretrained`` (downloaded by the encodec package, or read from
     ``local_dir``, the folder holding encodec_24khz-d7cc33bc.th) or ``random`` (tests and
     plumbing only: its codes carry no speech).
@@ -40,12 +41,9 @@ def build_codec(config: CodecConfig, device: str = "cpu") -> CodecBackend:
 
 def codebook_size(config: CodecConfig) -> int:
     """Entries per codebook of the codec ``config`` names, read without loading its weights."""
-    from pathlib import Path
-
     from diflow_tts.codec.architecture import CodecArchitecture
-    from diflow_tts.codec.folder import ARCHITECTURE_FILE
-    from diflow_tts.config import load_config
+    from diflow_tts.codec.folder import folder_codebook_size
 
     if config.type == "trained":
-        return load_config(Path(config.path or "") / ARCHITECTURE_FILE, CodecArchitecture).codebook_size
+        return folder_codebook_size(config.path or "")
     return CodecArchitecture().codebook_size  # the 24 kHz EnCodec's

@@ -128,9 +128,13 @@ class ProsodyExtractor(torch.nn.Module):
         self.config = config or ProsodyConfig()
 
     @torch.inference_mode()
-    def forward(self, wavs: torch.Tensor, num_frames: int) -> torch.Tensor:
-        f0, energy_db = pitch_and_energy(wavs, self.config, num_frames)
-        return torch.stack([quantize_pitch(f0, self.config), quantize_energy(energy_db, self.config)], 1)
+    def forward(self, wavs: torch.Tensor, num_frames: int, f0: torch.Tensor | None = None) -> torch.Tensor:
+        """``f0`` [B, num_frames] in Hz, when given (a codec's own track), replaces YIN."""
+        frames = _frames(wavs.float(), self.config, num_frames)
+        if f0 is None:
+            f0 = yin_pitch(frames, self.config)
+        return torch.stack([quantize_pitch(f0, self.config),
+                            quantize_energy(frame_energy_db(frames), self.config)], 1)
 
 
 def pitch_and_energy(

@@ -9,7 +9,10 @@ from dataclasses import dataclass, replace
 import torch
 
 from diflow_tts.codec.base import CodecBackend
-from diflow_tts.codec.prosody import ProsodyConfig, ProsodyExtractor
+from diflow_tts.codec.prosody import ProsodyConfig, ProsodyExtractor, dequantize_pitch
+
+
+PROSODY_STREAMS = 2  # pitch ids, energy ids
 
 
 @dataclass
@@ -27,6 +30,15 @@ class FactorizedTokens:
     @property
     def num_frames(self) -> int:
         return self.acoustic.shape[-1]
+
+    def streams(self) -> torch.Tensor:
+        """[2 + Q, T] in the flow model's stream order: pitch, energy, acoustic codebooks."""
+        return torch.cat([self.prosody, self.acoustic])
+
+    @classmethod
+    def from_streams(cls, streams: torch.Tensor) -> "FactorizedTokens":
+        """The inverse of `streams`."""
+        return cls(streams[PROSODY_STREAMS:], streams[:PROSODY_STREAMS])
 
 
 def pad_batch(wavs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,23 +74,29 @@ class FactorizedTokenizer:
         """Tokens for each waveform (1-D, at `sample_rate`), in one padded codec call."""
         batch, lengths = pad_batch(wavs)
         batch = batch.to(self.codec.device)
-        codes, frame_lengths = self.codec.encode(batch, lengths.to(self.codec.device))
-        prosody = self.prosody(batch, codes.shape[-1])
+        codes, frame_lengths, f0 = self.codec.encode_with_pitch(batch, lengths.to(self.codec.device))
+        prosody = self.prosody(batch, codes.shape[-1], f0)
         return [FactorizedTokens(codes[i, :, :n].cpu(), prosody[i, :, :n].cpu())
                 for i, n in enumerate(frame_lengths.tolist())]
 
     def encode(self, wav: torch.Tensor) -> FactorizedTokens:
         return self.encode_batch([wav])[0]
 
-    def decode_batch(self, acoustic: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Waveforms for each acoustic code matrix [Q, T], in one padded codec call."""
-        frame_lengths = torch.tensor([codes.shape[-1] for codes in acoustic])
-        batch = torch.zeros(len(acoustic), acoustic[0].shape[0], int(frame_lengths.max()),
-                            dtype=torch.long)
-        for i, codes in enumerate(acoustic):
-            batch[i, :, : codes.shape[-1]] = codes
-        wavs, lengths = self.codec.decode(batch.to(self.codec.device), frame_lengths.to(self.codec.device))
+    def decode_batch(self, tokens: list[FactorizedTokens]) -> list[torch.Tensor]:
+        """Waveforms for each utterance's tokens, in one padded codec call; a codec that
+        `uses_pitch` resynthesizes with the prosody stream's pitch (bin centres)."""
+        frame_lengths = torch.tensor([item.num_frames for item in tokens])
+        frames = int(frame_lengths.max())
+        codes = torch.zeros(len(tokens), tokens[0].acoustic.shape[0], frames, dtype=torch.long)
+        pitch_ids = torch.zeros(len(tokens), frames, dtype=torch.long)
+        for i, item in enumerate(tokens):
+            codes[i, :, : item.num_frames] = item.acoustic
+            pitch_ids[i, : item.num_frames] = item.prosody[0]
+        f0 = dequantize_pitch(pitch_ids, self.prosody_config) if self.codec.uses_pitch else None
+        device = self.codec.device
+        wavs, lengths = self.codec.decode(codes.to(device), frame_lengths.to(device),
+                                          None if f0 is None else f0.to(device))
         return [wavs[i, :n].float().cpu() for i, n in enumerate(lengths.tolist())]
 
-    def decode(self, acoustic: torch.Tensor) -> torch.Tensor:
-        return self.decode_batch([acoustic])[0]
+    def decode(self, tokens: FactorizedTokens) -> torch.Tensor:
+        return self.decode_batch([tokens])[0]

@@ -50,8 +50,7 @@ class Example:
 
 def token_streams(shard: TokenShard, utt: str) -> torch.Tensor:
     """[S, T] in the model's stream order: pitch, energy, acoustic codebooks."""
-    tokens = shard[utt]
-    return torch.cat([tokens.prosody, tokens.acoustic])
+    return shard[utt].streams()
 
 
 def read_durations(token_dir: str | Path) -> dict[str, list[int]]:

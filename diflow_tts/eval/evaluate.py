@@ -1,8 +1,9 @@
 """`diflow-tts evaluate`: every judge over a folder of synthesized wavs and its test list.
 
-Each utterance is scored twice when the list gives references: the synthesized wav (row
-"system") and the ground-truth recording (row "ground_truth", the ceiling), by the same judges,
-so a table never shows a system score without the score real speech gets from the same judge.
+Each utterance is scored for every system (one folder of wavs each, row "system" or the label
+given to it, e.g. one row per sampler step count) and, when the list gives references, for the
+ground-truth recording (row "ground_truth", the ceiling, scored once), by the same judges, so a
+table never shows a system score without the score real speech gets from the same judge.
 Metrics that compare with the reference itself (MCD, F0/energy RMSE, duration ratio, tiers) have
 no ceiling row value: against itself they are trivially perfect.
 
@@ -16,7 +17,7 @@ plots/*.png in the output folder.
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,63 +164,73 @@ def real_time_factor(timing_file: Path, uttids: set[str]) -> dict[str, Any] | No
             "batches": len(batches)}
 
 
-def _up_to_date_summary(out_dir: Path, judges: Sequence[str], inputs: Sequence[Path]) -> dict | None:
-    """The finished report in ``out_dir`` if it used these judges and nothing it read has changed
-    since (a re-run of the recipe stage then costs nothing)."""
+def _up_to_date_summary(out_dir: Path, judges: Sequence[str], systems: dict[str, str],
+                        inputs: Sequence[Path]) -> dict | None:
+    """The finished report in ``out_dir`` if it used these judges and systems and nothing it read
+    has changed since (a re-run of the recipe stage then costs nothing)."""
     summary_file = out_dir / "summary.json"
     if not summary_file.is_file():
         return None
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     newest = max(path.stat().st_mtime_ns for folder in inputs
                  for path in ([folder, *folder.iterdir()] if folder.is_dir() else [folder]))
-    fresh = summary.get("judges") == sorted(judges) and summary_file.stat().st_mtime_ns > newest
+    fresh = (summary.get("judges") == sorted(judges) and summary.get("systems") == systems
+             and summary_file.stat().st_mtime_ns > newest)
     return summary if fresh else None
 
 
 def evaluate(
     test_list: str | Path,
-    wav_dir: str | Path,
+    wav_dir: str | Path | Mapping[str, str | Path],
     out_dir: str | Path,
     judges: Sequence[str] | None = None,
     aligner_dir: str | None = None,
     device: str = "cpu",
     title: str = "Zero-shot evaluation",
 ) -> dict[str, Any]:
-    """Score ``wav_dir/<uttid>.wav`` for every list line, and the references beside them. By
-    default every judge runs (``per`` only when an aligner is given)."""
+    """Score ``<wav dir>/<uttid>.wav`` for every list line, and the references beside them.
+    ``wav_dir`` is one folder (row "system") or a mapping of row labels to folders. By default
+    every judge runs (``per`` only when an aligner is given)."""
     if judges is None:
         judges = [judge for judge in ALL_JUDGES if judge != "per" or aligner_dir]
+    systems = {label: Path(folder) for label, folder in (
+        wav_dir.items() if isinstance(wav_dir, Mapping) else [(SYSTEM, wav_dir)])}
+    if GROUND_TRUTH in systems:
+        raise ValueError(f"'{GROUND_TRUTH}' is the recordings' row: label the system otherwise")
     items = read_test_list(test_list)
-    wav_dir = Path(wav_dir)
-    missing = [item.uttid for item in items if not (wav_dir / f"{item.uttid}.wav").is_file()]
-    if missing:
-        raise FileNotFoundError(f"{wav_dir} lacks {len(missing)} of the list's {len(items)} wav(s), e.g. "
-                                f"{missing[0]}.wav: run 'diflow-tts synthesize --list' first")
+    for folder in systems.values():
+        missing = [item.uttid for item in items if not (folder / f"{item.uttid}.wav").is_file()]
+        if missing:
+            raise FileNotFoundError(f"{folder} lacks {len(missing)} of the list's {len(items)} wav(s), "
+                                    f"e.g. {missing[0]}.wav: run 'diflow-tts synthesize --list' first")
     with_reference = all(item.reference for item in items)
     if "reference" in judges and not with_reference:
         raise ValueError(f"{test_list}: the 'reference' judge needs a reference_path on every line "
                          "(leave it out with --judges)")
-    previous = _up_to_date_summary(Path(out_dir), judges, [Path(test_list), wav_dir])
+    recorded = {label: str(folder) for label, folder in systems.items()}
+    previous = _up_to_date_summary(Path(out_dir), judges, recorded, [Path(test_list), *systems.values()])
     if previous:
         log.info("%s is newer than the list and the wavs: kept", Path(out_dir) / "summary.json")
         return previous
     scorer = Scorer(judges, aligner_dir, device)
-    rows: dict[str, list[dict[str, Any]]] = {SYSTEM: [], GROUND_TRUTH: []}
+    rows: dict[str, list[dict[str, Any]]] = {label: [] for label in systems} | {GROUND_TRUTH: []}
     for item in tqdm(items, desc="evaluate", unit="utt"):
         if with_reference:
             rows[GROUND_TRUTH].append(scorer.score(item.reference, item, compare_with_reference=False))
-        rows[SYSTEM].append(scorer.score(str(wav_dir / f"{item.uttid}.wav"), item, with_reference))
-    summary: dict[str, Any] = {"test_list": str(test_list), "wav_dir": str(wav_dir), "judges": sorted(judges),
-                               "rows": {}}
+        for label, folder in systems.items():
+            rows[label].append(scorer.score(str(folder / f"{item.uttid}.wav"), item, with_reference))
+    summary: dict[str, Any] = {"test_list": str(test_list), "systems": recorded, "judges": sorted(judges),
+                               "rows": {}, "timing": {}}
     for label, items_of_row in rows.items():
         if items_of_row:
             summary["rows"][label] = corpus_scores(items_of_row)
-    if "reference" in judges:
-        summary["rows"][SYSTEM].update(tier_accuracy(rows[SYSTEM], rows[GROUND_TRUTH]))
-    timing = real_time_factor(wav_dir / TIMING_FILE, {item.uttid for item in items})
-    if timing:
-        summary["rows"][SYSTEM]["rtf"] = timing["rtf"]
-        summary["timing"] = timing
+    for label, folder in systems.items():
+        if "reference" in judges:
+            summary["rows"][label].update(tier_accuracy(rows[label], rows[GROUND_TRUTH]))
+        timing = real_time_factor(folder / TIMING_FILE, {item.uttid for item in items})
+        if timing:
+            summary["rows"][label]["rtf"] = timing["rtf"]
+            summary["timing"][label] = timing
     names = {"row": "row", "utterances": "utterances", **{key: name for name, key, _ in METRICS},
              **SUMMARY_COLUMNS}
     table = [{names[key]: value for key, value in {"row": label, **scores}.items()}

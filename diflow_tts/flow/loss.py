@@ -21,19 +21,20 @@ def masked_token_loss(
     Returns the loss and per-head metrics (prosody and acoustic loss and accuracy)."""
     rows = batch.target_mask
     items = torch.arange(rows.shape[0], device=rows.device)[:, None].expand_as(rows)[rows]
-    logits = model.logits(hidden[rows])
+    hidden = hidden[rows]
     per_item_sum = torch.zeros(rows.shape[0], device=hidden.device)
     per_item_count = torch.zeros_like(per_item_sum)
     sums = torch.zeros(2, 3, device=hidden.device)  # [prosody, acoustic] x [loss, correct, count]
-    for stream, stream_logits in enumerate(logits):
-        target = targets[:, stream][rows]
-        weight = scored[:, stream][rows].float()
-        loss = F.cross_entropy(stream_logits, target, reduction="none") * weight
-        per_item_sum = per_item_sum.index_add(0, items, loss)
-        per_item_count = per_item_count.index_add(0, items, weight)
+    for stream in range(targets.shape[1]):
+        pick = scored[:, stream][rows]
+        target = targets[:, stream][rows][pick]
+        stream_logits = model.stream_logits(hidden[pick], stream)
+        loss = F.cross_entropy(stream_logits, target, reduction="none")
+        per_item_sum = per_item_sum.index_add(0, items[pick], loss)
+        per_item_count = per_item_count.index_add(0, items[pick], torch.ones_like(loss))
         with torch.no_grad():
-            correct = (stream_logits.argmax(-1) == target).float() * weight
-            sums[int(stream >= 2)] += torch.stack([loss.sum(), correct.sum(), weight.sum()])
+            correct = (stream_logits.argmax(-1) == target).float().sum()
+            sums[int(stream >= 2)] += torch.stack([loss.sum(), correct, loss.new_tensor(float(len(loss)))])
     loss = (per_item_sum / per_item_count.clamp_min(1)).mean()
     metrics = {}
     for name, (total, correct, count) in zip(("prosody", "acoustic"), sums.tolist(), strict=True):

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from diflow_tts.codec.factory import codebook_size
+from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.data.shards import TokenShard
 from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, load_tokenizer_config
 from diflow_tts.data.tts_dataset import (
@@ -279,7 +280,7 @@ class TeacherTrainingTask:
         try:
             if self._codec is None:
                 self._codec = build_tokenizer(self.tokenizer, str(self.context.device))
-            wavs = self._codec.decode_batch([tokens[2:] for tokens in generated])
+            wavs = self._codec.decode_batch([FactorizedTokens.from_streams(tokens) for tokens in generated])
         except (OSError, ValueError, RuntimeError) as error:  # no codec weights here: tokens only
             log.warning("validation audio skipped: the codec cannot be loaded (%s)", error)
             return

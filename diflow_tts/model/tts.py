@@ -13,6 +13,7 @@ ids), the unconditional branch the sampler contrasts with.
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from diflow_tts.model.config import Architecture, TokenLayout
@@ -131,6 +132,15 @@ class DiFlowTTSModel(nn.Module):
         acoustic = self.acoustic_head(hidden).float()
         acoustic = acoustic.view(*hidden.shape[:-1], self.layout.num_codebooks, self.layout.codebook_size)
         return [head(hidden).float() for head in self.prosody_head] + list(acoustic.unbind(-2))
+
+    def stream_logits(self, hidden: torch.Tensor, stream: int) -> torch.Tensor:
+        """Logits of one stream (pitch, energy, then each codebook) for hidden rows [N, dim]:
+        training scores each stream on its own masked rows only, so it never computes the rest."""
+        if stream < len(self.prosody_head):
+            return self.prosody_head[stream](hidden).float()
+        size = self.layout.codebook_size
+        rows = slice((stream - len(self.prosody_head)) * size, (stream - len(self.prosody_head) + 1) * size)
+        return F.linear(hidden, self.acoustic_head.weight[rows], self.acoustic_head.bias[rows]).float()
 
     @torch.no_grad()
     def predict_durations(

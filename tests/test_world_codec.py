@@ -1,0 +1,185 @@
+"""The WORLD codec: frame alignment, fitting (deterministic, resumable), pitch-driven decoding,
+folder errors."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diflow_tts.audio import save_audio
+from diflow_tts.codec.factory import CodecConfig, build_codec
+from diflow_tts.codec.folder import WEIGHTS_FILE, load_codec_folder
+from diflow_tts.codec.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
+from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
+from diflow_tts.codec.tokenizer import FactorizedTokenizer, FactorizedTokens
+from diflow_tts.codec.world_backend import WorldCodecConfig
+from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
+from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
+from diflow_tts.data.kaldi import write_table
+from tests.conftest import harmonic_tone
+
+TINY = WorldFitConfig(codec=WorldCodecConfig(envelope_codebooks=2, codebook_size=16),
+                      fit_seconds=100.0, kmeans_iterations=3)
+
+
+def gliding_vowel(f0_start: float, f0_end: float, seconds: float, rate: int = 24_000) -> torch.Tensor:
+    """A voiced test signal with a formant-like spectral tilt and a pitch glide."""
+    t = torch.arange(int(seconds * rate)) / rate
+    phase = 2 * math.pi * (f0_start * t + (f0_end - f0_start) * t * t / (2 * seconds))
+    return sum(0.25 / k * torch.sin(k * phase) * (1.5 if k in (3, 4) else 1.0) for k in range(1, 12))
+
+
+@pytest.fixture(scope="module")
+def vowel_dir(tmp_path_factory) -> Path:
+    """An audio-only data dir of gliding vowels at several pitches."""
+    folder = tmp_path_factory.mktemp("vowels")
+    scp = {}
+    for number, (start, end) in enumerate(((100, 140), (140, 110), (180, 240), (220, 200), (90, 90))):
+        path = folder / f"vowel-{number}.wav"
+        save_audio(path, gliding_vowel(start, end, 1.0), 24_000)
+        scp[f"vowel-{number}"] = str(path)
+    write_table(folder / "wav.scp", scp)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def codec_dir(vowel_dir, tmp_path_factory) -> Path:
+    return fit_world_codec([vowel_dir], TINY, tmp_path_factory.mktemp("world") / "exp")
+
+
+def test_analysis_lies_on_the_codec_frame_grid():
+    config = WorldAnalysisConfig()
+    silence_then_tone = torch.cat([torch.zeros(12_000), harmonic_tone(150.0, 1.0)]).numpy()
+    features = analyse(silence_then_tone, config)
+    frames = math.ceil(len(silence_then_tone) / 320)
+    assert features.f0.shape == (frames,) and features.envelope.shape == (frames, 40)
+    assert features.aperiodicity.shape == (frames, config.aperiodicity_dims)
+    # Frame i is centred on sample 320 i + 160: the tone starts at 12000, the centre of frame 37.
+    assert (features.f0[:36] == 0).all() and (features.f0[39:-2] > 0).all()
+    assert np.median(features.f0[39:-2]) == pytest.approx(150.0, rel=0.02)
+
+
+def test_round_trip_shapes_and_tokenizer_pitch_from_the_codec(codec_dir):
+    tokenizer = FactorizedTokenizer(build_codec(CodecConfig(type="trained", path=str(codec_dir))))
+    wavs = [gliding_vowel(120, 160, 0.8), gliding_vowel(200, 180, 0.33)]
+    tokens = tokenizer.encode_batch(wavs)
+    for wav, item in zip(wavs, tokens, strict=True):
+        frames = math.ceil(wav.numel() / 320)
+        assert item.acoustic.shape == (3, frames) and item.prosody.shape == (2, frames)
+        assert 0 <= int(item.acoustic.min()) and int(item.acoustic.max()) < 16
+    # The prosody stream's pitch is the codec's own F0 track, quantized.
+    features = analyse(wavs[0].double().numpy(), tokenizer.codec.config.analysis)
+    expected = quantize_pitch(torch.from_numpy(features.f0), tokenizer.prosody_config)
+    assert torch.equal(tokens[0].prosody[0], expected)
+    decoded = tokenizer.decode_batch(tokens)
+    assert [out.numel() for out in decoded] == [item.num_frames * 320 for item in tokens]
+    assert all(torch.isfinite(out).all() and out.abs().max() > 0.01 for out in decoded)
+
+
+def test_editing_pitch_ids_moves_the_output_pitch_and_nothing_else(codec_dir):
+    tokenizer = FactorizedTokenizer(load_codec_folder(codec_dir))
+    tokens = tokenizer.encode(gliding_vowel(130, 130, 1.0))
+    voiced = tokens.prosody[0] > 0
+    shifted = tokens.prosody.clone()
+    shifted[0, voiced] += 12  # about 4 semitones at 128 bins over 50-600 Hz
+    base = tokenizer.decode(tokens)
+    raised = tokenizer.decode(FactorizedTokens(tokens.acoustic, shifted))
+    config = tokenizer.codec.config.analysis
+
+    def median_f0(wav: torch.Tensor) -> float:
+        f0 = analyse(wav.double().numpy(), config).f0
+        return float(np.median(f0[10:-10][f0[10:-10] > 0]))
+
+    semitones = 12 * math.log2(median_f0(raised) / median_f0(base))
+    assert semitones == pytest.approx(4.0, abs=1.0)
+    level = [float(wav[4000:-4000].pow(2).mean().log10()) for wav in (base, raised)]
+    assert level[0] == pytest.approx(level[1], abs=0.15)  # loudness kept (within 1.5 dB)
+
+
+def test_decoding_without_pitch_is_refused(codec_dir):
+    codec = load_codec_folder(codec_dir)
+    with pytest.raises(ValueError, match="pitch from the prosody stream"):
+        codec.decode(torch.zeros(1, 3, 5, dtype=torch.long), torch.tensor([5]))
+
+
+def test_fitting_is_deterministic_for_a_seed():
+    vectors = torch.randn(600, 5, generator=torch.Generator().manual_seed(1))
+    first = fit_residual_codebooks(vectors, 2, 8, 4, seed=7)
+    assert torch.equal(first, fit_residual_codebooks(vectors, 2, 8, 4, seed=7))
+    assert not torch.equal(first, fit_residual_codebooks(vectors, 2, 8, 4, seed=8))
+    quantizer = ResidualQuantizer(first)
+    one_stage = ResidualQuantizer(first[:1])
+    error = (quantizer.decode(quantizer.encode(vectors)) - vectors).pow(2).mean()
+    coarse = (one_stage.decode(one_stage.encode(vectors)) - vectors).pow(2).mean()
+    assert error < coarse < vectors.pow(2).mean()  # each stage refines the one before
+
+
+def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(vowel_dir, codec_dir, tmp_path, monkeypatch):
+    import diflow_tts.codec.world_fitting as fitting
+
+    real = fitting.fit_residual_codebooks
+
+    def crash_after_first_stage(vectors, stages, k, iterations, seed, done, on_stage):
+        def save_then_crash(stage, codebook):
+            on_stage(stage, codebook)
+            raise KeyboardInterrupt
+
+        return real(vectors, stages, k, iterations, seed, done, save_then_crash)
+
+    monkeypatch.setattr(fitting, "fit_residual_codebooks", crash_after_first_stage)
+    with pytest.raises(KeyboardInterrupt):
+        fit_world_codec([vowel_dir], TINY, tmp_path / "exp")
+    saved = sorted(path.name for path in (tmp_path / "exp" / "codebooks").iterdir())
+    assert saved == ["envelope-0.safetensors"]
+    assert not (tmp_path / "exp" / "codec").exists()
+    monkeypatch.setattr(fitting, "fit_residual_codebooks", real)
+    resumed = fit_world_codec([vowel_dir], TINY, tmp_path / "exp")
+    assert (resumed / WEIGHTS_FILE).read_bytes() == (codec_dir / WEIGHTS_FILE).read_bytes()
+
+
+def test_an_incomplete_or_damaged_codec_folder_is_named(codec_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "codec"
+    shutil.copytree(codec_dir, broken)
+    (broken / WEIGHTS_FILE).write_bytes((codec_dir / WEIGHTS_FILE).read_bytes()[:100])
+    with pytest.raises(ValueError, match=f"{WEIGHTS_FILE} are damaged.*train-codec"):
+        load_codec_folder(broken)
+    (broken / WEIGHTS_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match=f"lacks \\['{WEIGHTS_FILE}'\\]"):
+        load_codec_folder(broken)
+    from safetensors.torch import save_file
+
+    save_file({"envelope": torch.zeros(2, 16, 40)}, broken / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match="lacks the \\['aperiodicity'\\] codebooks"):
+        load_codec_folder(broken)
+
+
+def test_pitch_ids_dequantize_to_the_frequencies_the_vocoder_gets():
+    config = ProsodyConfig()
+    f0 = torch.tensor([0.0, 100.0, 220.0])
+    back = dequantize_pitch(quantize_pitch(f0, config), config)
+    assert back[0] == 0 and torch.allclose(back[1:], f0[1:], rtol=0.012)  # half a 34-cent bin
+
+
+def test_train_codec_with_a_world_config_and_eval_codec_through_the_cli(vowel_dir, tmp_path):
+    from diflow_tts.cli import main
+
+    (tmp_path / "world.yaml").write_text("kind: world\ncodec: {envelope_codebooks: 2, codebook_size: 16}\n"
+                                         "kmeans_iterations: 3\n")
+    exp = tmp_path / "exp"
+    assert main(["train-codec", "--data", str(vowel_dir), "--config", str(tmp_path / "world.yaml"),
+                 "--out", str(exp)]) == 0
+    assert (exp / "codec" / "codec.yaml").is_file() and (exp / "fit_report.json").is_file()
+    stamp = (exp / "codec" / WEIGHTS_FILE).stat().st_mtime_ns
+    assert main(["train-codec", "--data", str(vowel_dir), "--config", str(tmp_path / "world.yaml"),
+                 "--out", str(exp)]) == 0
+    assert (exp / "codec" / WEIGHTS_FILE).stat().st_mtime_ns == stamp, "a finished fit is not redone"
+    assert main(["eval-codec", "--codec", str(exp / "codec"), "--data", str(vowel_dir),
+                 "--out", str(tmp_path / "eval")]) == 0
+    import json
+
+    scores = json.loads((tmp_path / "eval" / "summary.json").read_text())["sets"][0]
+    assert scores["pesq_wb"] > 2.0 and scores["utterances"] == 5
