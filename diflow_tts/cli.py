@@ -58,18 +58,31 @@ def cmd_phonemize(args: argparse.Namespace) -> None:
 
 
 def cmd_tokenize(args: argparse.Namespace) -> None:
+    from diflow_tts.data.tokenize import tokenize_data_dir
+
+    tokenize_data_dir(args.data_dir, args.out_dir, _tokenizer_config(args), device=args.device,
+                      chunk_size=args.chunk_size, batch_seconds=args.batch_seconds)
+
+
+def _tokenizer_config(args: argparse.Namespace):
+    """The tokenizer of ``--config``, with ``--encodec-dir`` / ``--codec-dir`` applied."""
     from dataclasses import replace
 
     from diflow_tts.config import load_config
-    from diflow_tts.data.tokenize import TokenizerConfig, tokenize_data_dir
+    from diflow_tts.data.tokenize import TokenizerConfig
 
     config = load_config(args.config, TokenizerConfig) if args.config else TokenizerConfig()
     if args.encodec_dir:
         config = replace(config, codec=replace(config.codec, local_dir=args.encodec_dir))
     if args.codec_dir:
         config = replace(config, codec=replace(config.codec, type="trained", path=args.codec_dir))
-    tokenize_data_dir(args.data_dir, args.out_dir, config, device=args.device,
-                      chunk_size=args.chunk_size, batch_seconds=args.batch_seconds)
+    return config
+
+
+def cmd_resynthesize(args: argparse.Namespace) -> None:
+    from diflow_tts.data.resynthesize import resynthesize_data_dir
+
+    resynthesize_data_dir(args.data_dir, args.out_dir, _tokenizer_config(args), device=args.device)
 
 
 def cmd_prepare_audio_folder(args: argparse.Namespace) -> None:
@@ -277,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")
     sub.add_argument("--chunk-size", type=int, default=256, help="utterances per resumable chunk")
 
+    sub = command("resynthesize", cmd_resynthesize,
+                  "copy of a data dir with every utterance passed through the codec (its ceiling; "
+                  "training data for a codec-aware judge); resumable")
+    sub.add_argument("data_dir")
+    sub.add_argument("out_dir")
+    sub.add_argument("--config", help="tokenizer YAML with codec: and prosody: sections")
+    sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
+    sub.add_argument("--codec-dir", help="use this trained codec folder (overrides the config's codec)")
+    sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
     sub = command("prepare-audio-folder", cmd_prepare_audio_folder,
                   "audio-only data dir(s) from a folder of <speaker>-*.flac/wav files (codec training)")
     sub.add_argument("--root", required=True, help="folder searched recursively for audio files")
@@ -311,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("train-aligner", cmd_train_aligner,
                   "train the CTC phone recognizer used for forced alignment (resumable; torchrun)")
-    sub.add_argument("--data", required=True, help="phonemized training data dir (with tokens.txt)")
+    sub.add_argument("--data", required=True, nargs="+",
+                     help="phonemized training data dir(s); the first holds the phone table tokens.txt")
     sub.add_argument("--valid-data", help="phonemized held-out data dir (phone error rate)")
     sub.add_argument("--config", help="YAML: architecture, features, optimizer, loop, ...")
     sub.add_argument("--out", required=True, help="experiment folder; the aligner goes to OUT/aligner")

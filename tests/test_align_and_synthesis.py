@@ -110,3 +110,34 @@ def test_train_synthesize_and_score_through_the_cli(pipeline, tmp_path, capsys):
     assert truth.get("mcd_db") is None, "no reference metric for the reference against itself"
     assert main(["synthesize", "--model", str(model), "--text", "hello", "--prompt", rows[0][1],
                  "--out", str(tmp_path / "one.wav"), "--steps", "2", "--speed", "0"]) == 2
+
+
+def test_resynthesized_copy_trains_a_judge_beside_the_recordings(pipeline):
+    """`resynthesize` writes a data dir of codec copies (same ids and tables, new audio, resumable);
+    `train-aligner` takes it beside the recordings (a judge that knows the codec's sound)."""
+    from diflow_tts.audio import audio_info
+
+    data, copy = pipeline / "data", pipeline / "copy_test"
+    command = ["resynthesize", str(data / "test"), str(copy), "--config", str(pipeline / "tok.yaml")]
+    assert main(command) == 0
+    source, copies = read_table(data / "test" / "wav.scp"), read_table(copy / "wav.scp")
+    assert copies.keys() == source.keys()
+    def seconds(path: str) -> float:
+        rate, frames = audio_info(path)
+        return frames / rate
+
+    for utt, path in copies.items():
+        assert Path(path).parent == (copy / "wav").resolve()
+        assert abs(seconds(path) - seconds(source[utt])) < 0.01
+    for name in ("text", "utt2spk", "spk2utt", "phones"):
+        assert (copy / name).read_text() == (data / "test" / name).read_text()
+    def stamps() -> dict[str, int]:
+        return {path: Path(path).stat().st_mtime_ns for path in copies.values()}
+
+    before = stamps()
+    assert main(command) == 0
+    assert stamps() == before, "finished copies are kept"
+    judge = pipeline / "judge"
+    assert main(["train-aligner", "--data", str(data / "train"), str(copy), "--config",
+                 str(pipeline / "aligner.yaml"), "--out", str(judge), "--device", "cpu"]) == 0
+    assert (judge / "aligner" / "model.safetensors").is_file()

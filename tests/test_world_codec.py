@@ -183,3 +183,19 @@ def test_train_codec_with_a_world_config_and_eval_codec_through_the_cli(vowel_di
 
     scores = json.loads((tmp_path / "eval" / "summary.json").read_text())["sets"][0]
     assert scores["pesq_wb"] > 2.0 and scores["utterances"] == 5
+
+
+def test_codec_benchmark_reports_speed_and_pitch_control(codec_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "bench.json"
+    subprocess.run([sys.executable, str(root / "tools" / "bench_codec.py"), "--codec", str(codec_dir),
+                    "--seconds", "3", "--out", str(out)], check=True, capture_output=True, cwd=root)
+    report = json.loads(out.read_text())
+    assert report["analysis_x_real_time"] > 0 and report["synthesis_x_real_time"] > 0
+    assert report["hardware"]["torch_threads"] == 1 and report["audio_seconds"] >= 3
+    control = report["pitch_control"]
+    assert control["intended_semitones"] == pytest.approx(4.03, abs=0.01) and control["utterances"] >= 1

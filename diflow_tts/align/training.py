@@ -6,6 +6,7 @@ one-process loss. Validation reports the phone error rate of greedy decoding on 
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,18 +197,26 @@ class AlignerTrainingTask:
 
 
 def train_aligner(
-    data_dir: str | Path,
+    data_dir: str | Path | Sequence[str | Path],
     config: AlignerTrainConfig,
     out_dir: str | Path,
     device: str = "auto",
     valid_data_dir: str | Path | None = None,
     phone_table: str | Path | None = None,
 ) -> Path:
-    """Train (or resume) the phone recognizer on a phonemized data dir; exports ``out_dir/aligner``."""
-    table = PhoneTable.load(phone_table or Path(data_dir) / "tokens.txt")
+    """Train (or resume) the phone recognizer on phonemized data dir(s) (e.g. recordings and
+    their codec copies, for a judge of vocoded speech); exports ``out_dir/aligner``. The phone
+    table is ``phone_table`` or the first dir's tokens.txt."""
+    data_dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    table = PhoneTable.load(phone_table or Path(data_dirs[0]) / "tokens.txt")
 
     def make_task(context: DistributedContext) -> AlignerTrainingTask:
-        train = PhoneAudioDataset(*load_phone_entries(data_dir, table), config.features)
+        entries, phones = [], []
+        for folder in data_dirs:
+            dir_entries, dir_phones = load_phone_entries(folder, table)
+            entries += dir_entries
+            phones += dir_phones
+        train = PhoneAudioDataset(entries, phones, config.features)
         valid = None
         if valid_data_dir:
             entries, phones = load_phone_entries(valid_data_dir, table)
