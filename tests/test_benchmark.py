@@ -21,3 +21,13 @@ def test_benchmark_reports_rtf_per_part_and_the_target_length(tmp_path):
         assert abs(result["audio_seconds_per_utterance"] - 2.0) < 0.1, "durations are calibrated"
         assert set(result["median_seconds"]) == {"encode_prompts", "plan", "sample", "decode", "pipeline"}
         assert result["rtf"] > 0 and result["throughput_x_real_time"] > 0
+
+
+def test_spectrogram_tool_writes_one_panel_per_wav(tmp_path, wav_file):
+    out = tmp_path / "spec.png"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "spectrogram.py"), str(wav_file), str(wav_file),
+                    "--titles", "a", "b", "--out", str(out)], check=True, capture_output=True, cwd=ROOT)
+    assert out.stat().st_size > 5000
+    bad = subprocess.run([sys.executable, str(ROOT / "tools" / "spectrogram.py"), str(wav_file),
+                          "--titles", "a", "b", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "need 1 --titles" in bad.stderr

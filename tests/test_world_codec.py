@@ -199,3 +199,20 @@ def test_codec_benchmark_reports_speed_and_pitch_control(codec_dir, tmp_path):
     assert report["hardware"]["torch_threads"] == 1 and report["audio_seconds"] >= 3
     control = report["pitch_control"]
     assert control["intended_semitones"] == pytest.approx(4.03, abs=0.01) and control["utterances"] >= 1
+
+
+def test_world_ablation_tool_reports_each_quantization_step(codec_dir, vowel_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "ablation.json"
+    subprocess.run([sys.executable, str(root / "tools" / "world_ablation.py"), "--data", str(vowel_dir),
+                    "--codec", str(codec_dir), "--utterances", "2", "--out", str(out)],
+                   check=True, capture_output=True, cwd=root)
+    scores = json.loads(out.read_text())["sets"][str(vowel_dir)]
+    variants = ("unquantized", "pitch_bins", "envelope_codes", "codec")
+    assert set(scores) == {"utterances", "voiced_share", *variants}
+    assert scores["voiced_share"] > 0.5
+    assert all(1.0 <= scores[name]["pesq_wb"] <= 4.7 and 0 < scores[name]["stoi"] <= 1 for name in variants)
