@@ -164,7 +164,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     from diflow_tts.atomic import append_line
     from diflow_tts.audio import save_audio
     from diflow_tts.eval.test_list import TIMING_FILE, TestItem, read_test_list
-    from diflow_tts.flow.sampler import SamplerConfig
+    from diflow_tts.flow.schedule import SamplerConfig
     from diflow_tts.synthesis import SynthesisRequest, Synthesizer
 
     sampler = SamplerConfig(steps=args.steps, temperature=args.temperature, top_k=args.top_k,
@@ -278,14 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("data_dir")
     sub.add_argument("--phone-table", help="existing tokens.txt to use (e.g. the training set's)")
 
+    def tokenizer_options(sub: argparse.ArgumentParser) -> None:
+        """DATA_DIR OUT_DIR and the tokenizer they are processed with (see `_tokenizer_config`)."""
+        sub.add_argument("data_dir")
+        sub.add_argument("out_dir")
+        sub.add_argument("--config", help="tokenizer YAML with codec: and prosody: sections")
+        sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
+        sub.add_argument("--codec-dir", help="use this trained codec folder (overrides the config's codec)")
+        sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
     sub = command("tokenize", cmd_tokenize,
                   "encode a data dir's audio into acoustic + prosody token shards (resumable)")
-    sub.add_argument("data_dir")
-    sub.add_argument("out_dir")
-    sub.add_argument("--config", help="YAML with codec: and prosody: sections")
-    sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
-    sub.add_argument("--codec-dir", help="use this trained codec folder (overrides the config's codec)")
-    sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    tokenizer_options(sub)
     sub.add_argument("--batch-seconds", type=float,
                      help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")
     sub.add_argument("--chunk-size", type=int, default=256, help="utterances per resumable chunk")
@@ -293,12 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("resynthesize", cmd_resynthesize,
                   "copy of a data dir with every utterance passed through the codec (its ceiling; "
                   "training data for a codec-aware judge); resumable")
-    sub.add_argument("data_dir")
-    sub.add_argument("out_dir")
-    sub.add_argument("--config", help="tokenizer YAML with codec: and prosody: sections")
-    sub.add_argument("--encodec-dir", help="folder holding encodec_24khz-d7cc33bc.th")
-    sub.add_argument("--codec-dir", help="use this trained codec folder (overrides the config's codec)")
-    sub.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    tokenizer_options(sub)
 
     sub = command("prepare-audio-folder", cmd_prepare_audio_folder,
                   "audio-only data dir(s) from a folder of <speaker>-*.flac/wav files (codec training)")

@@ -17,7 +17,9 @@ from diflow_tts.audio import load_prompt
 from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.data.tokenize import build_tokenizer
 from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
+from diflow_tts.flow.sampler import sample
+from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
+from diflow_tts.flow.step_logits import teacher_logits
 from diflow_tts.model.batching import FlowItem, collate_flow_items, inference_item, prompt_log_rate
 from diflow_tts.model.folder import load_model_folder
 from diflow_tts.model.tts import FlowBatch
@@ -100,10 +102,15 @@ class Synthesizer:
         return PlannedBatch(items, collate_flow_items(items, self.layout.mask_ids).to(self.device))
 
     @torch.no_grad()
-    def sample(self, planned: PlannedBatch, sampler: SamplerConfig, seed: int = 0) -> list[FactorizedTokens]:
-        """The tokens of each utterance's generated frames."""
+    def sample(self, planned: PlannedBatch, sampler: SamplerConfig | SamplingSchedule,
+               seed: int = 0) -> list[FactorizedTokens]:
+        """The tokens of each utterance's generated frames, by the options of a `SamplerConfig`
+        (the teacher's uniform grid) or by any `SamplingSchedule` (e.g. a fitted one)."""
         generator = torch.Generator(self.device).manual_seed(seed)
-        tokens = sample_tokens(self.model, self.path, planned.batch, sampler, generator).cpu()
+        if not isinstance(sampler, SamplingSchedule):
+            sampler = SamplingSchedule.uniform(self.path, sampler)
+        tokens = sample(teacher_logits(self.model), planned.batch, sampler, self.model.mask_ids, generator)
+        tokens = tokens.cpu()
         return [FactorizedTokens.from_streams(tokens[i, :, item.prompt_length : item.tokens.shape[1]])
                 for i, item in enumerate(planned.items)]
 
@@ -113,7 +120,8 @@ class Synthesizer:
         return self.tokenizer.decode_batch(tokens)
 
     def synthesize_batch(
-        self, requests: list[SynthesisRequest], sampler: SamplerConfig | None = None, seed: int = 0
+        self, requests: list[SynthesisRequest], sampler: SamplerConfig | SamplingSchedule | None = None,
+        seed: int = 0,
     ) -> list[torch.Tensor]:
         planned = self.plan(requests, self.encode_prompts(requests))
         return self.decode(self.sample(planned, sampler or SamplerConfig(), seed))
@@ -123,7 +131,7 @@ class Synthesizer:
         text: str,
         prompt: str | Path | torch.Tensor,
         prompt_text: str | None = None,
-        sampler: SamplerConfig | None = None,
+        sampler: SamplerConfig | SamplingSchedule | None = None,
         speed: float = 1.0,
         seed: int = 0,
     ) -> torch.Tensor:

@@ -16,7 +16,8 @@ from diflow_tts.data.shards import ShardWriter
 from diflow_tts.data.tokenize import TokenizerConfig
 from diflow_tts.data.tts_dataset import DURATIONS_FILE, PromptConfig, load_examples, token_streams
 from diflow_tts.flow.path import MaskPath, MaskPathConfig
-from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
+from diflow_tts.flow.sampler import sample_tokens
+from diflow_tts.flow.schedule import SamplerConfig
 from diflow_tts.flow.training import (
     TeacherDataConfig,
     TeacherOptimizerConfig,

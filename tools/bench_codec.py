@@ -13,7 +13,6 @@ bins, then measures the median F0 of both outputs (WORLD analysis) in semitones,
 """
 
 import argparse
-import json
 import math
 import statistics
 import time
@@ -26,6 +25,7 @@ from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
 from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer
+from json_report import emit
 
 
 def timed(function):
@@ -90,11 +90,7 @@ def main() -> None:
             "f0_shift_semitones_p10_p90": [round(float(np.percentile(shifts, q)), 2) for q in (10, 90)],
             "level_change_db_median": round(statistics.median(levels), 2),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ present, else the built-in mini corpus generator.
 """
 
 import argparse
-import json
 import math
 import platform
 import statistics
@@ -24,6 +23,7 @@ from diflow_tts.audio import load_audio
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.codec.tokenizer import pad_batch
 from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, group_by_length
+from json_report import emit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,10 +153,7 @@ def main() -> None:
             continue
         report["results"].append(bench_device(device, wavs, args.repeats))
     report["pitch_tracker_vs_pyin"] = compare_with_pyin(wavs)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ with CUDA synchronised around each.
 """
 
 import argparse
-import json
 import platform
 import resource
 import statistics
@@ -29,6 +28,7 @@ from diflow_tts.model.folder import ModelFolderConfig, build_model
 from diflow_tts.model.tts import count_parameters
 from diflow_tts.train.ema import EMA
 from diflow_tts.train.loop import autocast, autocast_dtype
+from json_report import emit
 
 LAYOUT = TokenLayout(num_codebooks=8, codebook_size=1024, pitch_vocab=129, energy_vocab=64, num_phones=80)
 
@@ -145,13 +145,7 @@ def main() -> None:
         for device in args.devices
         for size in args.sizes
     ]
-    text = json.dumps(
-        {"benchmark": "teacher training step", "hardware": hardware, "results": results}, indent=2
-    )
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    emit({"benchmark": "teacher training step", "hardware": hardware, "results": results}, args.out)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,14 @@ import torch
 
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.data.tokenize import TokenizerConfig
-from diflow_tts.flow.sampler import SamplerConfig
+from diflow_tts.flow.schedule import SamplerConfig
 from diflow_tts.model.config import ModelConfig, TokenLayout
 from diflow_tts.model.folder import ModelFolderConfig, build_model, save_model_folder
 from diflow_tts.model.tts import count_parameters
 from diflow_tts.synthesis import SynthesisRequest, Synthesizer
 from diflow_tts.text.frontend import TextFrontend
 from diflow_tts.text.phone_table import PhoneTable
+from json_report import emit
 
 TEXT = (
     "The old lighthouse keeper climbed the winding stairs every evening, carrying a lantern and a "
@@ -198,10 +199,7 @@ def main() -> None:
             "hardware": hardware(),
             "results": results,
         }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

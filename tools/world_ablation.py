@@ -25,6 +25,7 @@ from diflow_tts.codec.prosody import ProsodyConfig, dequantize_pitch, quantize_p
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
 from diflow_tts.data.audio_segments import scan_audio
 from diflow_tts.eval.signal_metrics import pesq_wb, stoi
+from json_report import emit
 
 
 def main() -> None:
@@ -69,11 +70,7 @@ def main() -> None:
             **{name: {"pesq_wb": round(statistics.mean(s[name][0] for s, _ in rows if s[name][0]), 3),
                       "stoi": round(statistics.mean(s[name][1] for s, _ in rows), 3)}
                for name in rows[0][0]}}
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -1,39 +1,39 @@
-"""The teacher sampler: Euler steps along the mask path from all-masked to all-revealed.
+"""The sampler: steps along the mask path from all-masked to all-revealed, for any model and any
+schedule.
 
-At each step the model predicts every target token; a still-masked position is revealed with
-the path's exact conditional probability (`MaskPath.reveal_probability`), or, with
+At each step of a `SamplingSchedule` the model (through a `StepLogits` adapter) predicts every
+target token; a still-masked position is revealed with the step's probability, or, with
 `confidence_ordered`, the expected number of positions per utterance and stream is revealed in
 order of the model's confidence. Predictions are drawn from the model's distributions over real
-tokens only (the heads have no mask or padding class), so the output never holds a special id.
-Every random draw comes from one seeded generator on the model's device: the same seed on the
-same device gives the same tokens bit for bit, whatever else the process did before.
+tokens only (the heads have no mask or padding class) and the last step reveals everything, so
+the output never holds a special id. Every random draw comes from one seeded generator on the
+model's device: the same seed on the same device gives the same tokens bit for bit. An optional
+`on_step` callback sees each step's state, distributions and reveals (teacher trajectories for
+distillation targets).
 """
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from diflow_tts.flow.path import MaskPath
+from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
+from diflow_tts.flow.step_logits import GuidedLogits, LogitsFactory, teacher_logits
 from diflow_tts.model.tts import DiFlowTTSModel, FlowBatch
 
 
-@dataclass(frozen=True)
-class SamplerConfig:
-    steps: int = 32
-    temperature: float = 1.0
-    top_k: int = 0  # 0: no top-k cut
-    top_p: float = 1.0  # 1: no nucleus cut
-    guidance: float = 0.0  # classifier-free guidance weight (0: conditional model only)
-    confidence_ordered: bool = False
+@dataclass
+class StepRecord:
+    """What one step saw and did: ``tokens`` [B, S, L] before the step, each stream's logits
+    [B, L, V] after top-k/top-p (drawn from at ``temperatures``), and ``revealed`` [B, S, L]."""
 
-    def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"sampler steps must be at least 1, got {self.steps}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
-            raise ValueError(
-                "sampler needs temperature >= 0, 0 < top_p <= 1 and top_k >= 0, got "
-                f"{self.temperature}, {self.top_p}, {self.top_k}"
-            )
+    step: int
+    t: float
+    tokens: torch.Tensor
+    logits: list[torch.Tensor]
+    temperatures: tuple[float, ...]
+    revealed: torch.Tensor
 
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
@@ -82,37 +82,42 @@ def _reveal(
 
 
 @torch.no_grad()
+def sample(
+    factory: LogitsFactory,
+    batch: FlowBatch,
+    schedule: SamplingSchedule,
+    mask_ids: Sequence[int],
+    generator: torch.Generator,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> torch.Tensor:
+    """Fill the target frames of ``batch.tokens`` (given as mask ids) by ``schedule`` with the
+    model ``factory`` adapts; returns [B, S, L]."""
+    tokens = batch.tokens.clone()
+    target = batch.target_mask
+    if schedule.guided:
+        step_logits = GuidedLogits(factory, batch, [step.guidance for step in schedule.steps])
+    else:
+        step_logits = factory(batch)
+    for index, step in enumerate(schedule.steps):
+        before = tokens.clone() if on_step else tokens
+        temperatures = step.stream_temperatures(tokens.shape[1])
+        kept = []
+        for stream, stream_logits in enumerate(step_logits(tokens, index, step.t)):
+            stream_logits = filter_logits(stream_logits, step.top_k, step.top_p)
+            ids, confidence = draw(stream_logits, temperatures[stream], generator)
+            still_masked = target & (tokens[:, stream] == mask_ids[stream])
+            reveal = _reveal(still_masked, confidence, step.reveal, schedule.confidence_ordered, generator)
+            tokens[:, stream] = torch.where(reveal, ids, tokens[:, stream])
+            if on_step:
+                kept.append(stream_logits)
+        if on_step:
+            on_step(StepRecord(index, step.t, before, kept, temperatures, tokens != before))
+    return tokens
+
+
 def sample_tokens(
     model: DiFlowTTSModel, path: MaskPath, batch: FlowBatch, config: SamplerConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    """Fill the target frames of ``batch.tokens`` (given as mask ids); returns [B, S, L]."""
-    tokens = batch.tokens.clone()
-    target = batch.target_mask
-    mask_ids = model.mask_ids
-    guided = config.guidance > 0
-    if guided:
-        both = FlowBatch(**{name: torch.cat([value, value]) for name, value in vars(batch).items()})
-        both.drop_condition = torch.cat([batch.drop_condition, torch.ones_like(batch.drop_condition)])
-        work = both
-    else:
-        work = replace(batch)
-    encodings = model.encode_phones(work)
-    count = tokens.shape[0]
-    for step in range(config.steps):
-        t, t_next = step / config.steps, (step + 1) / config.steps
-        work.tokens = torch.cat([tokens, tokens]) if guided else tokens
-        time = torch.full((work.tokens.shape[0],), t, device=tokens.device)
-        logits = model.logits(model.hidden(work, model.time_embedding(time), encodings))
-        probability = path.reveal_probability(t, t_next)
-        for stream, stream_logits in enumerate(logits):
-            if guided:
-                conditional = stream_logits[:count].log_softmax(-1)
-                stream_logits = conditional + config.guidance * (
-                    conditional - stream_logits[count:].log_softmax(-1)
-                )
-            stream_logits = filter_logits(stream_logits, config.top_k, config.top_p)
-            ids, confidence = draw(stream_logits, config.temperature, generator)
-            still_masked = target & (tokens[:, stream] == mask_ids[stream])
-            reveal = _reveal(still_masked, confidence, probability, config.confidence_ordered, generator)
-            tokens[:, stream] = torch.where(reveal, ids, tokens[:, stream])
-    return tokens
+    """The teacher on its uniform Euler grid with the options of ``config``."""
+    return sample(teacher_logits(model), batch, SamplingSchedule.uniform(path, config), model.mask_ids,
+                  generator)

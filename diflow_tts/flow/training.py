@@ -31,7 +31,8 @@ from diflow_tts.data.tts_dataset import (
 )
 from diflow_tts.flow.loss import masked_token_loss
 from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.sampler import SamplerConfig, sample_tokens
+from diflow_tts.flow.sampler import sample_tokens
+from diflow_tts.flow.schedule import SamplerConfig
 from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
 from diflow_tts.model.config import ModelConfig, TokenLayout
 from diflow_tts.model.content import duration_target
