@@ -9,8 +9,8 @@ import torch
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
 from diflow_tts.cli import main
 from diflow_tts.data.kaldi import read_table
-from diflow_tts.data.shards import TokenShard
-from diflow_tts.data.tts_dataset import DURATIONS_FILE
+from diflow_tts.tokens.durations import DURATIONS_FILE
+from diflow_tts.tokens.shards import TokenShard
 
 
 def test_spans_split_blank_gaps_at_their_midpoint_and_cover_every_frame():

@@ -63,3 +63,10 @@ def test_recipe_rejects_unknown_options_and_prints_help():
     assert bad.returncode != 0 and "unknown option --no_such_option" in bad.stderr
     help_out = subprocess.run(["bash", str(run), "--help"], capture_output=True, text=True)
     assert help_out.returncode == 0 and "Stages:" in help_out.stdout
+
+
+def test_a_fitted_sampler_and_sampler_options_are_not_mixed(tmp_path, capsys):
+    code = main(["synthesize", "--model", str(tmp_path), "--text", "Hi.", "--prompt", "p.wav",
+                 "--out", str(tmp_path / "o.wav"), "--sampler", "lsd4", "--steps", "4"])
+    assert code == 2
+    assert "--sampler lsd4 is a fitted schedule: leave out --steps" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
 from diflow_tts.codec.folder import save_codec_folder
 from diflow_tts.codec.losses import MultiResolutionMelLoss
 from diflow_tts.data.kaldi import write_table
-from diflow_tts.eval.signal_metrics import pesq_wb, si_sdr, stoi
+from diflow_tts.signal_metrics import pesq_wb, si_sdr, stoi
 from tests.conftest import harmonic_tone
 
 RATE = 24_000

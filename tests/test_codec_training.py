@@ -12,13 +12,19 @@ from safetensors.torch import load_file
 from diflow_tts.audio import save_audio
 from diflow_tts.codec.architecture import CodecArchitecture
 from diflow_tts.codec.factory import CodecConfig, build_codec
-from diflow_tts.codec.tokenizer import FactorizedTokenizer
-from diflow_tts.codec.training import (CodecDataConfig, CodecLossConfig, CodecOptimizerConfig,
-                                       CodecTrainConfig, CodecTrainingTask, DiscriminatorConfig,
-                                       train_codec)
+from diflow_tts.codec.training import (
+    CodecDataConfig,
+    CodecLossConfig,
+    CodecOptimizerConfig,
+    CodecTrainConfig,
+    CodecTrainingTask,
+    DiscriminatorConfig,
+    train_codec,
+)
 from diflow_tts.config import ConfigError, save_config
 from diflow_tts.data.audio_segments import scan_audio
 from diflow_tts.data.kaldi import DataDirError, write_table
+from diflow_tts.tokens.tokenizer import FactorizedTokenizer
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.distributed import DistributedContext
 from diflow_tts.train.loop import LoopConfig

@@ -1,7 +1,7 @@
 import pytest
 
 from diflow_tts.config import ConfigError, load_config, save_config
-from diflow_tts.data.tokenize import TokenizerConfig
+from diflow_tts.tokens.tokenizer import TokenizerConfig
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

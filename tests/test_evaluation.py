@@ -10,11 +10,7 @@ import soundfile
 
 from diflow_tts.audio import load_audio, resample
 from diflow_tts.cli import main
-from diflow_tts.eval.asr import error_counts, normalize_for_scoring
-from diflow_tts.eval.evaluate import evaluate
-from diflow_tts.eval.optional import MissingJudgeError
-from diflow_tts.eval.reference_metrics import ANALYSIS, FeatureAnalyzer, reference_metrics
-from diflow_tts.eval.test_list import (
+from diflow_tts.data.test_list import (
     TIMING_FILE,
     Protocol,
     Utterance,
@@ -22,7 +18,11 @@ from diflow_tts.eval.test_list import (
     read_test_list,
     select_test_items,
 )
+from diflow_tts.eval.asr import error_counts, normalize_for_scoring
+from diflow_tts.eval.evaluate import evaluate
+from diflow_tts.eval.reference_metrics import ANALYSIS, FeatureAnalyzer, reference_metrics
 from diflow_tts.eval.tiers import tier_accuracy
+from diflow_tts.optional import MissingJudgeError
 from tests.conftest import harmonic_tone
 
 SENTENCES = [

@@ -6,7 +6,11 @@ import soundfile
 from diflow_tts.data.kaldi import validate_data_dir
 from diflow_tts.data.libritts import scan_libritts
 from diflow_tts.data.mini_corpus import (
-    MiniCorpusConfig, make_mini_corpus, make_speakers, plan_corpus, read_text_file,
+    MiniCorpusConfig,
+    make_mini_corpus,
+    make_speakers,
+    plan_corpus,
+    read_text_file,
 )
 
 

@@ -3,8 +3,13 @@ import math
 import pytest
 import torch
 
-from diflow_tts.codec.prosody import (
-    UNVOICED, ProsodyConfig, ProsodyExtractor, dequantize_energy, dequantize_pitch, quantize_energy,
+from diflow_tts.tokens.prosody import (
+    UNVOICED,
+    ProsodyConfig,
+    ProsodyExtractor,
+    dequantize_energy,
+    dequantize_pitch,
+    quantize_energy,
     quantize_pitch,
 )
 from tests.conftest import harmonic_tone

@@ -5,19 +5,19 @@ import hashlib
 import pytest
 import torch
 
+from diflow_tts.bundle import BundleConfig, build_network
 from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.sampler import StepRecord, sample, sample_tokens
+from diflow_tts.flow.sampler import StepRecord, sample
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule, SamplingStep
 from diflow_tts.flow.step_logits import teacher_logits
 from diflow_tts.model.config import ModelConfig
-from diflow_tts.model.folder import ModelFolderConfig, build_model
-from tests.test_teacher import LAYOUT, _inference_batch
+from tests.test_teacher import LAYOUT, _inference_batch, sample_tokens
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_model(ModelFolderConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
+    return build_network(BundleConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
 
 
 @pytest.mark.parametrize("config, digest", [

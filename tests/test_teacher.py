@@ -8,28 +8,30 @@ from pathlib import Path
 import pytest
 import torch
 
+from diflow_tts.bundle import BundleConfig, build_network, load_bundle
 from diflow_tts.codec.factory import CodecConfig
-from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.config import save_config
 from diflow_tts.data.kaldi import write_table
-from diflow_tts.data.shards import ShardWriter
-from diflow_tts.data.tokenize import TokenizerConfig
-from diflow_tts.data.tts_dataset import DURATIONS_FILE, PromptConfig, load_examples, token_streams
 from diflow_tts.flow.path import MaskPath, MaskPathConfig
-from diflow_tts.flow.sampler import sample_tokens
-from diflow_tts.flow.schedule import SamplerConfig
-from diflow_tts.flow.training import (
+from diflow_tts.flow.sampler import sample
+from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
+from diflow_tts.flow.step_logits import teacher_logits
+from diflow_tts.model.batch import collate_flow_items, inference_item, prompt_log_rate
+from diflow_tts.model.config import ModelConfig
+from diflow_tts.model.content import durations_from_log, frame_phone_index
+from diflow_tts.teacher.dataset import PromptConfig, load_examples, token_streams
+from diflow_tts.teacher.training import (
     TeacherDataConfig,
     TeacherOptimizerConfig,
     TeacherTrainConfig,
     TeacherValidationConfig,
     train_teacher,
 )
-from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
-from diflow_tts.model.config import ModelConfig, TokenLayout
-from diflow_tts.model.content import durations_from_log, frame_phone_index
-from diflow_tts.model.folder import ModelFolderConfig, build_model, load_model_folder
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.tokens.durations import DURATIONS_FILE
+from diflow_tts.tokens.layout import TokenLayout
+from diflow_tts.tokens.shards import ShardWriter
+from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.loop import LoopConfig
 from diflow_tts.train.monitor import read_metrics
@@ -114,6 +116,12 @@ def test_length_regulator_and_speed():
         durations_from_log(log_durations, mask, speed=torch.tensor([1.0, 0.0]))
 
 
+def sample_tokens(model, path: MaskPath, batch, config: SamplerConfig, generator: torch.Generator):
+    """The teacher on its uniform Euler grid with the options of ``config``."""
+    schedule = SamplingSchedule.uniform(path, config)
+    return sample(teacher_logits(model), batch, schedule, model.mask_ids, generator)
+
+
 def _inference_batch(layout: TokenLayout, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     items = []
@@ -146,7 +154,7 @@ def _inference_batch(layout: TokenLayout, seed: int = 0):
 )
 def test_sampler_fills_every_target_frame_with_real_tokens_and_keeps_the_prompt(sampler):
     torch.manual_seed(0)
-    model = build_model(ModelFolderConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
+    model = build_network(BundleConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
     items, batch = _inference_batch(LAYOUT)
     tokens = sample_tokens(model, MaskPath(), batch, sampler, torch.Generator().manual_seed(1))
     vocab = torch.tensor(LAYOUT.vocab_sizes)[:, None]
@@ -159,7 +167,7 @@ def test_sampler_fills_every_target_frame_with_real_tokens_and_keeps_the_prompt(
 
 def test_sampler_is_reproducible_with_a_seed_and_varies_without():
     torch.manual_seed(0)
-    model = build_model(ModelFolderConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
+    model = build_network(BundleConfig(ModelConfig(size="tiny"), LAYOUT)).eval()
     _, batch = _inference_batch(LAYOUT)
     config = SamplerConfig(steps=4)
     run = [
@@ -190,10 +198,10 @@ def test_the_model_overfits_a_handful_of_utterances(aligned_corpus, tmp_path):
     folder = train_teacher(data, tokens, config, tmp_path, device="cpu")
     losses = [row["flow_loss"] for row in read_metrics(tmp_path) if row["split"] == "train"]
     assert losses[-1] < 0.25 * losses[0]
-    loaded = load_model_folder(folder)
+    loaded = load_bundle(folder)
     table = PhoneTable.load(data / "tokens.txt")
     examples = load_examples(data, tokens, table)
-    from diflow_tts.data.shards import TokenShard
+    from diflow_tts.tokens.shards import TokenShard
 
     shard = TokenShard(tokens)
     items, truths = [], []
@@ -302,7 +310,7 @@ def test_the_loss_scores_exactly_the_masked_target_tokens_of_each_stream():
     from diflow_tts.flow.loss import masked_token_loss
 
     torch.manual_seed(0)
-    model = build_model(ModelFolderConfig(ModelConfig(size="tiny"), LAYOUT))
+    model = build_network(BundleConfig(ModelConfig(size="tiny"), LAYOUT))
     _, batch = _inference_batch(LAYOUT)
     generator = torch.Generator().manual_seed(3)
     targets = torch.stack([torch.randint(0, v, batch.tokens.shape[::2], generator=generator)

@@ -2,10 +2,11 @@ import pytest
 import torch
 
 from diflow_tts.codec.factory import CodecConfig
-from diflow_tts.data import tokenize as tokenize_module
 from diflow_tts.data.libritts import scan_libritts
-from diflow_tts.data.shards import TokenShard
-from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, tokenize_data_dir
+from diflow_tts.tokens import tokenize_dir as tokenize_module
+from diflow_tts.tokens.shards import TokenShard
+from diflow_tts.tokens.tokenize_dir import tokenize_data_dir
+from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer
 
 CONFIG = TokenizerConfig(codec=CodecConfig(weights="random"))
 
@@ -76,7 +77,7 @@ def test_unfinished_token_dir_is_refused_on_read(tmp_path):
 def test_a_retrained_codec_in_the_same_folder_is_not_mixed_into_old_tokens(data_dir, tmp_path):
     from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
     from diflow_tts.codec.folder import save_codec_folder
-    from diflow_tts.data.tokenize import load_tokenizer_config
+    from diflow_tts.tokens.tokenize_dir import load_tokenizer_config
 
     arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1, num_codebooks=4, codebook_size=64)
     save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")

@@ -5,7 +5,7 @@ import torch
 
 from diflow_tts.codec.encodec_backend import CHECKPOINT_NAME, EncodecBackend, load_pretrained_state
 from diflow_tts.codec.factory import CodecConfig, build_codec
-from diflow_tts.codec.tokenizer import FactorizedTokenizer, FactorizedTokens
+from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens
 from tests.conftest import harmonic_tone
 
 

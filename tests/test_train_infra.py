@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from diflow_tts.config import ConfigError
+from diflow_tts.train.batch_order import ResumableBatchSampler, shuffled_fixed_batches
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.experiment import record_config
 from diflow_tts.train.loop import LoopConfig
-from diflow_tts.train.sampler import ResumableBatchSampler, shuffled_fixed_batches
 from diflow_tts.train.schedule import warmup_cosine
 
 

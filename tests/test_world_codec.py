@@ -11,13 +11,13 @@ import torch
 from diflow_tts.audio import save_audio
 from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.codec.folder import WEIGHTS_FILE, load_codec_folder
-from diflow_tts.codec.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
-from diflow_tts.codec.tokenizer import FactorizedTokenizer, FactorizedTokens
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
 from diflow_tts.data.kaldi import write_table
+from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
+from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens
 from tests.conftest import harmonic_tone
 
 TINY = WorldFitConfig(codec=WorldCodecConfig(envelope_codebooks=2, codebook_size=16),
@@ -145,7 +145,7 @@ def test_an_incomplete_or_damaged_codec_folder_is_named(codec_dir, tmp_path):
     broken = tmp_path / "codec"
     shutil.copytree(codec_dir, broken)
     (broken / WEIGHTS_FILE).write_bytes((codec_dir / WEIGHTS_FILE).read_bytes()[:100])
-    with pytest.raises(ValueError, match=f"{WEIGHTS_FILE} are damaged.*train-codec"):
+    with pytest.raises(ValueError, match=f"{WEIGHTS_FILE} is damaged.*train-codec"):
         load_codec_folder(broken)
     (broken / WEIGHTS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match=f"lacks \\['{WEIGHTS_FILE}'\\]"):

@@ -20,12 +20,11 @@ import time
 import numpy as np
 import torch
 from bench_tokenize import cpu_model, load_speech
+from json_report import emit
 
 from diflow_tts.codec.factory import CodecConfig
-from diflow_tts.codec.tokenizer import FactorizedTokens
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
-from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer
-from json_report import emit
+from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
 
 
 def timed(function):

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import torch
+from json_report import emit
 
 from diflow_tts.audio import load_audio
 from diflow_tts.codec.factory import CodecConfig
-from diflow_tts.codec.tokenizer import pad_batch
-from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, group_by_length
-from json_report import emit
+from diflow_tts.data.length_groups import group_by_length
+from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer, pad_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +110,7 @@ def compare_with_pyin(wavs: list[torch.Tensor], clips: int = 12, clip_seconds: f
     import librosa
     import numpy as np
 
-    from diflow_tts.codec.prosody import ProsodyConfig, ProsodyExtractor, UNVOICED, dequantize_pitch
+    from diflow_tts.tokens.prosody import UNVOICED, ProsodyConfig, ProsodyExtractor, dequantize_pitch
 
     config = ProsodyConfig()
     extractor = ProsodyExtractor(config)

@@ -18,17 +18,18 @@ import statistics
 import time
 
 import torch
+from json_report import emit
 
-from diflow_tts.data.tts_dataset import collate_training
+from diflow_tts.bundle import BundleConfig, build_network
 from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.training import TeacherObjective
-from diflow_tts.model.batching import FlowItem
-from diflow_tts.model.config import ModelConfig, TokenLayout
-from diflow_tts.model.folder import ModelFolderConfig, build_model
-from diflow_tts.model.tts import count_parameters
+from diflow_tts.model.batch import FlowItem
+from diflow_tts.model.config import ModelConfig
+from diflow_tts.model.network import count_parameters
+from diflow_tts.teacher.dataset import collate_training
+from diflow_tts.teacher.training import TeacherObjective
+from diflow_tts.tokens.layout import TokenLayout
 from diflow_tts.train.ema import EMA
 from diflow_tts.train.loop import autocast, autocast_dtype
-from json_report import emit
 
 LAYOUT = TokenLayout(num_codebooks=8, codebook_size=1024, pitch_vocab=129, energy_vocab=64, num_phones=80)
 
@@ -73,7 +74,7 @@ def synthetic_batch(max_frames: int, generator: torch.Generator):
 
 def measure(size: str, device: torch.device, max_frames: int, steps: int, warmup: int) -> dict:
     torch.manual_seed(0)
-    model = build_model(ModelFolderConfig(ModelConfig(size=size), LAYOUT)).to(device).train()
+    model = build_network(BundleConfig(ModelConfig(size=size), LAYOUT)).to(device).train()
     objective = TeacherObjective(model, 1.0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     ema = EMA(model)

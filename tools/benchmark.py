@@ -32,17 +32,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from json_report import emit
 
+from diflow_tts.bundle import BundleConfig, build_network, save_bundle
 from diflow_tts.codec.factory import CodecConfig
-from diflow_tts.data.tokenize import TokenizerConfig
 from diflow_tts.flow.schedule import SamplerConfig
-from diflow_tts.model.config import ModelConfig, TokenLayout
-from diflow_tts.model.folder import ModelFolderConfig, build_model, save_model_folder
-from diflow_tts.model.tts import count_parameters
+from diflow_tts.model.config import ModelConfig
+from diflow_tts.model.network import count_parameters
 from diflow_tts.synthesis import SynthesisRequest, Synthesizer
 from diflow_tts.text.frontend import TextFrontend
 from diflow_tts.text.phone_table import PhoneTable
-from json_report import emit
+from diflow_tts.tokens.layout import TokenLayout
+from diflow_tts.tokens.tokenizer import TokenizerConfig
 
 TEXT = (
     "The old lighthouse keeper climbed the winding stairs every evening, carrying a lantern and a "
@@ -57,11 +58,11 @@ def random_model_folder(size: str, folder: Path) -> Path:
     table = PhoneTable.build(TextFrontend().phones([TEXT]))
     layout = TokenLayout(num_codebooks=8, codebook_size=1024, pitch_vocab=129, energy_vocab=64,
                          num_phones=len(table))
-    config = ModelFolderConfig(ModelConfig(size=size), layout)
+    config = BundleConfig(ModelConfig(size=size), layout)
     torch.manual_seed(0)
-    model = build_model(config)
+    model = build_network(config)
     tokenizer = TokenizerConfig(codec=CodecConfig(weights="random"))
-    return save_model_folder(folder, config, model.state_dict(), table, tokenizer)
+    return save_bundle(folder, config, model.state_dict(), table, tokenizer)
 
 
 def synchronize(device: torch.device) -> None:

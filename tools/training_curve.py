@@ -9,7 +9,7 @@ values logged at that step, validation columns the latest validation at or befor
 import argparse
 from pathlib import Path
 
-from diflow_tts.eval.report import markdown_table
+from diflow_tts.report import markdown_table
 from diflow_tts.train.monitor import read_metrics
 
 

@@ -18,14 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import torch
+from json_report import emit
 
 from diflow_tts.audio import load_audio
 from diflow_tts.codec.folder import load_codec_folder
-from diflow_tts.codec.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
 from diflow_tts.data.audio_segments import scan_audio
-from diflow_tts.eval.signal_metrics import pesq_wb, stoi
-from json_report import emit
+from diflow_tts.signal_metrics import pesq_wb, stoi
+from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
 
 
 def main() -> None:

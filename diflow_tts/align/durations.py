@@ -27,12 +27,12 @@ from diflow_tts.align.training import PhoneAudioDataset, collate_features, load_
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.checksum import file_sha256
 from diflow_tts.data.kaldi import write_table
+from diflow_tts.data.length_groups import group_by_length
 from diflow_tts.data.phones import read_phones
-from diflow_tts.data.shards import TokenShard
-from diflow_tts.data.tokenize import group_by_length
-from diflow_tts.data.tts_dataset import DURATIONS_FILE
-from diflow_tts.eval.report import markdown_table
+from diflow_tts.report import markdown_table
 from diflow_tts.text.phone_table import PUNCTUATION, WORD_BOUNDARY, PhoneTable
+from diflow_tts.tokens.durations import DURATIONS_FILE
+from diflow_tts.tokens.shards import TokenShard
 
 log = logging.getLogger(__name__)
 VOWEL_LETTERS = set("aeiouyæɑɐɒɔəɘɚɛɜɝɞɤɨɪʉʊʌʏøœɶᵻ")

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from diflow_tts.align.features import FeatureConfig
 from diflow_tts.atomic import atomic_folder
 from diflow_tts.config import load_config, save_config
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.weights import load_weights
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.safetensors"
@@ -104,5 +105,5 @@ def load_recognizer(
         )
     config = load_config(folder / CONFIG_FILE, RecognizerFolderConfig)
     model = PhoneRecognizer(config.architecture, config.features.n_mels, config.num_phones)
-    model.load_state_dict(load_file(folder / WEIGHTS_FILE))
+    model.load_state_dict(load_weights(folder / WEIGHTS_FILE, "train the aligner again (train-aligner)"))
     return model.to(device).eval(), config, PhoneTable.load(folder / PHONES_FILE)

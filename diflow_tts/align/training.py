@@ -27,19 +27,19 @@ from diflow_tts.audio import load_audio
 from diflow_tts.data.audio_segments import AudioEntry, scan_audio
 from diflow_tts.data.phones import read_phones
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
-from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
+from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
 from diflow_tts.train.monitor import TrainingMonitor
-from diflow_tts.train.sampler import BatchPlan, frame_budget_batches
-from diflow_tts.train.schedule import warmup_cosine
+from diflow_tts.train.optim import Optimization, OptimizerConfig
 
 log = logging.getLogger(__name__)
 EXPORT_FOLDER = "aligner"
 
 
 @dataclass(frozen=True)
-class AlignerOptimizerConfig:
+class AlignerOptimizerConfig(OptimizerConfig):
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     final_lr_ratio: float = 0.05
@@ -130,16 +130,11 @@ class AlignerTrainingTask:
     ):
         self.config, self.table, self.context = config, table, context
         self.dtype = autocast_dtype(config.loop.precision, context.device)
-        torch.manual_seed(config.loop.seed)
         self.model = PhoneRecognizer(config.architecture, config.features.n_mels, len(table)).to(
             context.device
         )
         self.step_model = data_parallel(self.model, context)
-        opt = config.optimizer
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=opt.learning_rate, weight_decay=0.01)
-        self.scheduler = warmup_cosine(
-            self.optimizer, opt.warmup_steps, config.loop.max_steps, opt.final_lr_ratio
-        )
+        self.optimization = Optimization(self.model, config.optimizer, config.loop.max_steps, context.device)
         self.dataset, self.valid = train, valid
 
     def batch_plan(self) -> BatchPlan:
@@ -155,22 +150,19 @@ class AlignerTrainingTask:
             log_probs = self.step_model(features, lengths)
         loss = F.ctc_loss(log_probs.transpose(0, 1), phones, lengths, phone_counts, blank=0,
                           reduction="mean", zero_infinity=True)
-        norm = optimizer_step(loss, self.model, self.optimizer, self.scheduler,
-                              self.config.optimizer.grad_clip)
-        metrics = {"loss": loss.item(), "grad_norm": norm, "learning_rate": self.scheduler.get_last_lr()[0]}
+        norm = self.optimization.step(loss)
+        metrics = {"loss": loss.item(), "grad_norm": norm, "learning_rate": self.optimization.learning_rate}
         return metrics, float(lengths.sum())
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            **self.optimization.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        self.optimization.load_state_dict(state)
 
     @torch.no_grad()
     def validate(self, monitor: TrainingMonitor, step: int) -> None:

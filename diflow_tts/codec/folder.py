@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from diflow_tts.atomic import atomic_folder
@@ -21,6 +20,7 @@ from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
 from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.encodec_backend import EncodecBackend
 from diflow_tts.config import from_dict, load_config, save_config
+from diflow_tts.weights import load_weights
 
 if TYPE_CHECKING:
     from diflow_tts.codec.world_backend import WorldCodec
@@ -78,11 +78,7 @@ def load_codec_folder(folder: str | Path) -> CodecBackend:
     """The codec saved in ``folder`` as a tokenizer backend."""
     folder = Path(folder)
     _require(folder, ARCHITECTURE_FILE, WEIGHTS_FILE)
-    try:
-        state = load_file(folder / WEIGHTS_FILE)
-    except SafetensorError as error:
-        raise ValueError(f"codec weights {folder / WEIGHTS_FILE} are damaged ({error}): run "
-                         "train-codec again to rewrite the folder") from error
+    state = load_weights(folder / WEIGHTS_FILE, "run train-codec again to rewrite the codec folder")
     where = str(folder / ARCHITECTURE_FILE)
     if is_world_folder(folder):
         from diflow_tts.codec.world_backend import WorldCodec, WorldCodecConfig

@@ -19,20 +19,28 @@ import torch
 from torch import nn
 
 from diflow_tts.audio import load_audio
-from diflow_tts.codec.architecture import (CodecArchitecture, build_encodec_model, count_parameters,
-                                           quiet_encodec_construction)
+from diflow_tts.codec.architecture import (
+    CodecArchitecture,
+    build_encodec_model,
+    count_parameters,
+    quiet_encodec_construction,
+)
 from diflow_tts.codec.folder import save_codec_folder
-from diflow_tts.codec.losses import (MultiResolutionMelLoss, MultiResolutionSTFTLoss,
-                                     discriminator_hinge_loss, feature_matching_loss,
-                                     generator_adversarial_loss)
+from diflow_tts.codec.losses import (
+    MultiResolutionMelLoss,
+    MultiResolutionSTFTLoss,
+    discriminator_hinge_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
 from diflow_tts.data.audio_segments import AudioEntry, AudioSegmentDataset, scan_audio
-from diflow_tts.eval.signal_metrics import si_sdr
+from diflow_tts.signal_metrics import si_sdr
+from diflow_tts.train.batch_order import BatchPlan, shuffled_fixed_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
-from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
+from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
 from diflow_tts.train.monitor import TrainingMonitor
-from diflow_tts.train.sampler import BatchPlan, shuffled_fixed_batches
-from diflow_tts.train.schedule import warmup_cosine
+from diflow_tts.train.optim import Optimization, OptimizerConfig
 
 log = logging.getLogger(__name__)
 EXPORT_FOLDER = "codec"
@@ -59,11 +67,10 @@ class DiscriminatorConfig:
 
 
 @dataclass(frozen=True)
-class CodecOptimizerConfig:
-    learning_rate: float = 3e-4
+class CodecOptimizerConfig(OptimizerConfig):
     betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
     warmup_steps: int = 500
-    final_lr_ratio: float = 0.1
     grad_clip: float = 10.0
 
 
@@ -145,7 +152,6 @@ class CodecTrainingTask:
         arch = config.architecture
         device = context.device
         self.dtype = autocast_dtype(config.loop.precision, device)
-        torch.manual_seed(config.loop.seed)  # the same initial weights on every rank
         self.model = build_encodec_model(arch)
         initialize_for_training(self.model)
         self.model.to(device).train()
@@ -157,14 +163,9 @@ class CodecTrainingTask:
                 win_lengths=list(disc.fft_sizes)).to(device).train()
         self.generator_step = data_parallel(self.generator, context)
         self.discriminator_step = data_parallel(self.discriminator, context)
-        opt = config.optimizer
-        self.optimizers = {
-            name: torch.optim.AdamW(module.parameters(), lr=opt.learning_rate, betas=opt.betas,
-                                    weight_decay=0.0)
+        self.optimizations = {
+            name: Optimization(module, config.optimizer, config.loop.max_steps, device)
             for name, module in (("generator", self.generator), ("discriminator", self.discriminator))}
-        self.schedulers = {name: warmup_cosine(optimizer, opt.warmup_steps, config.loop.max_steps,
-                                               opt.final_lr_ratio)
-                           for name, optimizer in self.optimizers.items()}
         self.mel_loss = MultiResolutionMelLoss(arch.sample_rate).to(device)
         self.stft_loss = MultiResolutionSTFTLoss().to(device)
         self.dataset = AudioSegmentDataset(entries, arch.sample_rate, config.data.segment_seconds)
@@ -180,11 +181,6 @@ class CodecTrainingTask:
     @staticmethod
     def collate(items: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(items)
-
-    def _update(self, name: str, loss: torch.Tensor) -> float:
-        module = self.generator if name == "generator" else self.discriminator
-        return optimizer_step(loss, module, self.optimizers[name], self.schedulers[name],
-                              self.config.optimizer.grad_clip)
 
     def train_step(self, batch: torch.Tensor, step: int) -> tuple[dict[str, float], float]:
         weights = self.config.losses
@@ -203,7 +199,7 @@ class CodecTrainingTask:
             d_loss = discriminator_hinge_loss([x[:count].float() for x in logits],
                                               [x[count:].float() for x in logits])
             metrics["discriminator_loss"] = d_loss.item()
-            metrics["discriminator_grad_norm"] = self._update("discriminator", d_loss)
+            metrics["discriminator_grad_norm"] = self.optimizations["discriminator"].step(d_loss)
             # The generator's adversarial terms use the bare discriminator: its gradients are
             # discarded (zeroed before the next discriminator update), so no DDP sync is needed.
             with autocast(wav.device, self.dtype):
@@ -215,22 +211,21 @@ class CodecTrainingTask:
                                              [[m.float() for m in s] for s in fake_maps])
             total = total + weights.adversarial * adversarial + weights.feature_matching * matching
             metrics.update(adversarial_loss=adversarial.item(), feature_matching_loss=matching.item())
-        metrics["generator_grad_norm"] = self._update("generator", total)
+        metrics["generator_grad_norm"] = self.optimizations["generator"].step(total)
         metrics["loss"] = total.item()
-        metrics["learning_rate"] = self.schedulers["generator"].get_last_lr()[0]
+        metrics["learning_rate"] = self.optimizations["generator"].learning_rate
         return metrics, wav.numel() / self.config.architecture.sample_rate
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": self.model.state_dict(), "discriminator": self.discriminator.state_dict(),
-                **{f"{name}_optimizer": opt.state_dict() for name, opt in self.optimizers.items()},
-                **{f"{name}_scheduler": s.state_dict() for name, s in self.schedulers.items()}}
+                **{key: value for name, optimization in self.optimizations.items()
+                   for key, value in optimization.state_dict(f"{name}_").items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
-        for name in self.optimizers:
-            self.optimizers[name].load_state_dict(state[f"{name}_optimizer"])
-            self.schedulers[name].load_state_dict(state[f"{name}_scheduler"])
+        for name, optimization in self.optimizations.items():
+            optimization.load_state_dict(state, f"{name}_")
 
     @torch.no_grad()
     def validate(self, monitor: TrainingMonitor, step: int) -> None:

@@ -22,7 +22,6 @@ from diflow_tts.codec.residual_kmeans import ResidualQuantizer
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, WorldFeatures, analyse, synthesize
 
 
-
 @dataclass(frozen=True)
 class WorldCodecConfig:
     """A WORLD codec's settings (its folder's codec.yaml)."""

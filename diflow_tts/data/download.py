@@ -14,8 +14,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from diflow_tts.data.libritts import SUBSETS
-
 log = logging.getLogger(__name__)
 
 CORPORA = {
@@ -23,6 +21,8 @@ CORPORA = {
     "libritts": ("https://www.openslr.org/resources/60/", "{subset}.tar.gz", "LibriTTS"),
     "libritts_r": ("https://www.openslr.org/resources/141/", "{subset_}.tar.gz", "LibriTTS_R"),
 }
+SUBSETS = ("dev-clean", "dev-other", "test-clean", "test-other",
+           "train-clean-100", "train-clean-360", "train-other-500")
 _CHUNK = 1 << 20
 
 

@@ -16,10 +16,6 @@ from diflow_tts.data.kaldi import DataDir
 
 log = logging.getLogger(__name__)
 
-SUBSETS = ("dev-clean", "dev-other", "test-clean", "test-other",
-           "train-clean-100", "train-clean-360", "train-other-500")
-
-
 def utterance_id(stem: str) -> str:
     return stem.replace("_", "-")
 

@@ -26,9 +26,9 @@ from tqdm import tqdm
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import resample, save_audio
 from diflow_tts.checksum import file_sha256
+from diflow_tts.data.mini_sentences import generate_sentence
 from diflow_tts.text.normalize import normalize_text
 from diflow_tts.text.phonemize import EspeakMissingError
-from diflow_tts.text.sentences import generate_sentence
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diflow_tts.eval.optional import require
+from diflow_tts.optional import require
 from diflow_tts.text.normalize import normalize_text
 
 ASR_RATE = 16_000

@@ -24,6 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from diflow_tts.audio import audio_info, load_audio, resample
+from diflow_tts.data.test_list import TIMING_FILE, TestItem, read_test_list
 from diflow_tts.eval.asr import PocketsphinxRecognizer, error_counts, normalize_for_scoring
 from diflow_tts.eval.mos import DNSMOS, MOS_RATE, DistillMOS
 from diflow_tts.eval.plots import write_histograms
@@ -33,10 +34,9 @@ from diflow_tts.eval.reference_metrics import (
     reference_metrics,
     utterance_statistics,
 )
-from diflow_tts.eval.report import mean_of, write_report
 from diflow_tts.eval.speaker import ResemblyzerEncoder, cosine
-from diflow_tts.eval.test_list import TIMING_FILE, TestItem, read_test_list
 from diflow_tts.eval.tiers import tier_accuracy
+from diflow_tts.report import mean_of, write_report
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Scorer:
         self.analyzer = FeatureAnalyzer() if "reference" in judges else None
         self.phones = None
         if "per" in judges:
-            from diflow_tts.align.judge import PhoneJudge
+            from diflow_tts.eval.phone_judge import PhoneJudge
 
             self.phones = PhoneJudge(aligner_dir, device)
         self._embeddings: dict[str, Any] = {}

@@ -13,7 +13,7 @@ import io
 
 import torch
 
-from diflow_tts.eval.optional import require
+from diflow_tts.optional import require
 
 MOS_RATE = 16_000
 

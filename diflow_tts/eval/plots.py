@@ -7,7 +7,7 @@ per metric, the ground-truth ceiling drawn beside the system, shows which.
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from diflow_tts.eval.optional import require
+from diflow_tts.optional import require
 
 
 def write_histograms(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from diflow_tts.codec.prosody import ProsodyConfig, pitch_and_energy
+from diflow_tts.tokens.prosody import ProsodyConfig, pitch_and_energy
 
 ANALYSIS = ProsodyConfig()  # 24 kHz, hop 320: the codec frame grid
 CEPSTRA = 24

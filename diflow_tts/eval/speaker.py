@@ -9,7 +9,7 @@ own (timbre comes from the prompt in context), so this judge is independent of w
 import numpy as np
 import torch
 
-from diflow_tts.eval.optional import require
+from diflow_tts.optional import require
 
 SPEAKER_RATE = 16_000
 

@@ -10,7 +10,8 @@ utterance counts average to exactly the one-process loss.
 import torch
 import torch.nn.functional as F
 
-from diflow_tts.model.tts import DiFlowTTSModel, FlowBatch
+from diflow_tts.model.batch import FlowBatch
+from diflow_tts.model.network import DiFlowTTSModel
 
 
 def masked_token_loss(
@@ -34,7 +35,8 @@ def masked_token_loss(
         per_item_count = per_item_count.index_add(0, items[pick], torch.ones_like(loss))
         with torch.no_grad():
             correct = (stream_logits.argmax(-1) == target).float().sum()
-            sums[int(stream >= 2)] += torch.stack([loss.sum(), correct, loss.new_tensor(float(len(loss)))])
+            head = 0 if model.layout.is_prosody(stream) else 1
+            sums[head] += torch.stack([loss.sum(), correct, loss.new_tensor(float(len(loss)))])
     loss = (per_item_sum / per_item_count.clamp_min(1)).mean()
     metrics = {}
     for name, (total, correct, count) in zip(("prosody", "acoustic"), sums.tolist(), strict=True):

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
-from diflow_tts.flow.step_logits import GuidedLogits, LogitsFactory, teacher_logits
-from diflow_tts.model.tts import DiFlowTTSModel, FlowBatch
+from diflow_tts.flow.schedule import SamplingSchedule
+from diflow_tts.flow.step_logits import GuidedLogits, LogitsFactory
+from diflow_tts.model.batch import FlowBatch
 
 
 @dataclass
@@ -113,11 +112,3 @@ def sample(
         if on_step:
             on_step(StepRecord(index, step.t, before, kept, temperatures, tokens != before))
     return tokens
-
-
-def sample_tokens(
-    model: DiFlowTTSModel, path: MaskPath, batch: FlowBatch, config: SamplerConfig, generator: torch.Generator
-) -> torch.Tensor:
-    """The teacher on its uniform Euler grid with the options of ``config``."""
-    return sample(teacher_logits(model), batch, SamplingSchedule.uniform(path, config), model.mask_ids,
-                  generator)

@@ -14,7 +14,8 @@ from typing import Protocol
 
 import torch
 
-from diflow_tts.model.tts import DiFlowTTSModel, FlowBatch
+from diflow_tts.model.batch import FlowBatch
+from diflow_tts.model.network import DiFlowTTSModel
 
 
 class StepLogits(Protocol):
@@ -25,21 +26,30 @@ class StepLogits(Protocol):
 LogitsFactory = Callable[[FlowBatch], StepLogits]
 
 
+def teacher_step(model: DiFlowTTSModel, state: FlowBatch, time: torch.Tensor,
+                 encodings: torch.Tensor) -> list[torch.Tensor]:
+    """One network evaluation of the teacher: the work `torch.compile` is asked to speed up."""
+    return model.logits(model.hidden(state, model.time_embedding(time), encodings))
+
+
 class TeacherLogits:
     """The teacher on one batch: its logits at time ``t`` through the time embedding."""
 
-    def __init__(self, model: DiFlowTTSModel, batch: FlowBatch):
-        self.model, self.batch = model, batch
+    def __init__(self, model: DiFlowTTSModel, batch: FlowBatch, step_function=teacher_step):
+        self.model, self.batch, self.step_function = model, batch, step_function
         self.encodings = model.encode_phones(batch)
 
     def __call__(self, tokens: torch.Tensor, step: int, t: float) -> list[torch.Tensor]:
         time = torch.full((tokens.shape[0],), t, device=tokens.device)
-        state = replace(self.batch, tokens=tokens)
-        return self.model.logits(self.model.hidden(state, self.model.time_embedding(time), self.encodings))
+        return self.step_function(self.model, replace(self.batch, tokens=tokens), time, self.encodings)
 
 
-def teacher_logits(model: DiFlowTTSModel) -> LogitsFactory:
-    return lambda batch: TeacherLogits(model, batch)
+def teacher_logits(model: DiFlowTTSModel, compile_mode: str | None = None) -> LogitsFactory:
+    """Adapters of ``model`` for each batch; with ``compile_mode`` (a `torch.compile` mode:
+    "default", "reduce-overhead" for CUDA graphs, "max-autotune") the step is compiled once and
+    shared by every batch, without touching the network's own methods."""
+    step_function = torch.compile(teacher_step, mode=compile_mode) if compile_mode else teacher_step
+    return lambda batch: TeacherLogits(model, batch, step_function)
 
 
 class GuidedLogits:

@@ -1,15 +1,13 @@
-"""Model sizes and the token layout a model is built for.
+"""Model sizes: width and depth presets of the flow transformer.
 
 A size preset fixes width and depth (`tiny` for tests, `small` for the mini corpus on one GPU,
 `base` for LibriTTS, about DiFlow-TTS's 164 M parameters); any field can be overridden in the
-config. The token layout (codebooks, vocabularies) comes from the token dir, never from the user,
-so a model cannot be built for tokens it will not see.
+config. The token layout (`diflow_tts.tokens.layout`) comes from the token dir, never from the
+user, so a model cannot be built for tokens it will not see.
 """
 
 from dataclasses import dataclass, replace
 from typing import Literal
-
-from diflow_tts.flow.path import MaskPathConfig
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,6 @@ class ModelConfig:
     heads: int | None = None
     phone_layers: int | None = None
     duration_channels: int | None = None
-    path: MaskPathConfig = MaskPathConfig()
 
     def architecture(self) -> Architecture:
         overrides = {
@@ -51,27 +48,3 @@ class ModelConfig:
         if arch.dim % arch.heads or (arch.dim // arch.heads) % 2:
             raise ValueError(f"model dim {arch.dim} must split into {arch.heads} heads of even width")
         return arch
-
-
-@dataclass(frozen=True)
-class TokenLayout:
-    """Per frame: pitch id, energy id, then ``num_codebooks`` acoustic codes (the token dir's
-    column order). Each stream's mask id is its vocabulary size."""
-
-    num_codebooks: int
-    codebook_size: int
-    pitch_vocab: int
-    energy_vocab: int
-    num_phones: int
-
-    @property
-    def num_streams(self) -> int:
-        return 2 + self.num_codebooks
-
-    @property
-    def vocab_sizes(self) -> list[int]:
-        return [self.pitch_vocab, self.energy_vocab] + [self.codebook_size] * self.num_codebooks
-
-    @property
-    def mask_ids(self) -> list[int]:
-        return self.vocab_sizes

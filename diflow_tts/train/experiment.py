@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
 import yaml
 
 from diflow_tts.config import ConfigError, save_config, to_dict
@@ -66,6 +67,7 @@ def run_experiment(out_dir: str | Path, config: Any, loop: LoopConfig, device: s
         if context.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
             record_config(out_dir, config, fixed_sections)
+        torch.manual_seed(loop.seed)  # the same initial weights on every rank
         task = make_task(context)
         run_training(task, loop, context, out_dir)
         if context.is_main:

@@ -3,7 +3,7 @@
 A model plugs in as a `TrainTask`. Randomness inside a step (codebook initialisation, masking,
 condition dropout) comes from the global torch generator, which the loop re-seeds from
 (seed, rank, step) before every step; with the batch order also a function of the step
-(`sampler`), a resumed run repeats exactly what an uninterrupted run would have done, without
+(`batch_order`), a resumed run repeats exactly what an uninterrupted run would have done, without
 saving any generator state, and every rank draws different random numbers.
 """
 
@@ -16,10 +16,10 @@ from typing import Any, Literal, Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from diflow_tts.train.batch_order import BatchPlan, ResumableBatchSampler
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.distributed import DistributedContext, barrier
 from diflow_tts.train.monitor import TrainingMonitor
-from diflow_tts.train.sampler import BatchPlan, ResumableBatchSampler
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,6 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def optimizer_step(loss: torch.Tensor, module: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                   scheduler: torch.optim.lr_scheduler.LRScheduler, grad_clip: float) -> float:
-    """Backward, clip the gradient norm, step the optimizer and its schedule; returns the norm
-    before clipping (a spike in it is the first sign of a diverging run)."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
-    optimizer.step()
-    scheduler.step()
-    return float(norm)
 
 
 def seed_step(seed: int, rank: int, step: int) -> None:

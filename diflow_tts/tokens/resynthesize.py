@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from diflow_tts.audio import load_audio, save_audio
 from diflow_tts.data.kaldi import DataDir
-from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, group_by_length
+from diflow_tts.data.length_groups import group_by_length
+from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer
 
 log = logging.getLogger(__name__)
 COPIED_TABLES = ("text", "utt2spk", "spk2utt", "spk2gender", "phones")

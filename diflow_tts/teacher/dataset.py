@@ -21,16 +21,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from diflow_tts.data.kaldi import read_table
 from diflow_tts.data.phones import read_phones
-from diflow_tts.data.shards import TokenShard
 from diflow_tts.flow.path import MaskPath
-from diflow_tts.model.batching import FlowItem, collate_flow_items, prompt_log_rate
-from diflow_tts.model.tts import FlowBatch
+from diflow_tts.model.batch import FlowBatch, FlowItem, collate_flow_items, prompt_log_rate
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.tokens.durations import DURATIONS_FILE, read_durations
+from diflow_tts.tokens.shards import TokenShard
 
 log = logging.getLogger(__name__)
-DURATIONS_FILE = "durations"
 
 
 @dataclass(frozen=True)
@@ -51,13 +49,6 @@ class Example:
 def token_streams(shard: TokenShard, utt: str) -> torch.Tensor:
     """[S, T] in the model's stream order: pitch, energy, acoustic codebooks."""
     return shard[utt].streams()
-
-
-def read_durations(token_dir: str | Path) -> dict[str, list[int]]:
-    path = Path(token_dir) / DURATIONS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run 'diflow-tts align' on this token dir first")
-    return {utt: [int(d) for d in line.split()] for utt, line in read_table(path).items()}
 
 
 def load_examples(

@@ -14,10 +14,10 @@ from tqdm import tqdm
 
 from diflow_tts.audio import load_audio
 from diflow_tts.codec.losses import MultiResolutionMelLoss
-from diflow_tts.codec.tokenizer import FactorizedTokenizer
 from diflow_tts.data.audio_segments import scan_audio
-from diflow_tts.eval.report import mean_of, write_report
-from diflow_tts.eval.signal_metrics import pesq_wb, si_sdr, stoi
+from diflow_tts.report import mean_of, write_report
+from diflow_tts.signal_metrics import pesq_wb, si_sdr, stoi
+from diflow_tts.tokens.tokenizer import FactorizedTokenizer
 
 METRICS = ("pesq_wb", "stoi", "mel_distance", "si_sdr")
 

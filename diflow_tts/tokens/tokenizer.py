@@ -4,15 +4,14 @@ Both streams come at the codec's frame rate with exactly the same number of fram
 model can stack them per frame. Content (phones per frame) joins later from durations.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from diflow_tts.codec.base import CodecBackend
-from diflow_tts.codec.prosody import ProsodyConfig, ProsodyExtractor, dequantize_pitch
-
-
-PROSODY_STREAMS = 2  # pitch ids, energy ids
+from diflow_tts.codec.factory import CodecConfig, build_codec
+from diflow_tts.tokens.layout import PROSODY_STREAMS
+from diflow_tts.tokens.prosody import ProsodyConfig, ProsodyExtractor, dequantize_pitch
 
 
 @dataclass
@@ -32,13 +31,14 @@ class FactorizedTokens:
         return self.acoustic.shape[-1]
 
     def streams(self) -> torch.Tensor:
-        """[2 + Q, T] in the flow model's stream order: pitch, energy, acoustic codebooks."""
+        """[2 + Q, T] in the token layout's stream order (`tokens.layout`): prosody, then acoustic."""
         return torch.cat([self.prosody, self.acoustic])
 
     @classmethod
     def from_streams(cls, streams: torch.Tensor) -> "FactorizedTokens":
         """The inverse of `streams`."""
-        return cls(streams[PROSODY_STREAMS:], streams[:PROSODY_STREAMS])
+        count = len(PROSODY_STREAMS)
+        return cls(streams[count:], streams[:count])
 
 
 def pad_batch(wavs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,3 +100,15 @@ class FactorizedTokenizer:
 
     def decode(self, tokens: FactorizedTokens) -> torch.Tensor:
         return self.decode_batch([tokens])[0]
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """The settings that define a token stream; saved beside the tokens and the model."""
+
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
+
+
+def build_tokenizer(config: TokenizerConfig, device: str = "cpu") -> FactorizedTokenizer:
+    return FactorizedTokenizer(build_codec(config.codec, device), config.prosody)

@@ -14,16 +14,13 @@ from pathlib import Path
 import torch
 
 from diflow_tts.audio import load_prompt
-from diflow_tts.codec.tokenizer import FactorizedTokens
-from diflow_tts.data.tokenize import build_tokenizer
-from diflow_tts.flow.path import MaskPath
+from diflow_tts.bundle import load_bundle
 from diflow_tts.flow.sampler import sample
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
-from diflow_tts.flow.step_logits import teacher_logits
-from diflow_tts.model.batching import FlowItem, collate_flow_items, inference_item, prompt_log_rate
-from diflow_tts.model.folder import load_model_folder
-from diflow_tts.model.tts import FlowBatch
+from diflow_tts.flow.step_logits import LogitsFactory
+from diflow_tts.model.batch import FlowBatch, FlowItem, collate_flow_items, inference_item, prompt_log_rate
 from diflow_tts.text.frontend import TextFrontend
+from diflow_tts.tokens.tokenizer import FactorizedTokens, build_tokenizer
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,9 @@ class SynthesisRequest:
     speed: float = 1.0
 
 
+Sampler = SamplerConfig | SamplingSchedule | str | None  # see `ModelBundle.schedule`
+
+
 @dataclass
 class PlannedBatch:
     """Requests made ready for the sampler: prompt tokens, durations and the padded flow batch."""
@@ -42,30 +42,38 @@ class PlannedBatch:
     batch: FlowBatch
 
 
+@torch.no_grad()
+def sample_planned(logits: LogitsFactory, planned: PlannedBatch, schedule: SamplingSchedule,
+                   mask_ids: list[int], generator: torch.Generator) -> list[FactorizedTokens]:
+    """Sample the masked frames of a planned batch; each item's generated frames as tokens. Used
+    by `Synthesizer` and by the teacher's validation samples alike."""
+    tokens = sample(logits, planned.batch, schedule, mask_ids, generator).cpu()
+    return [FactorizedTokens.from_streams(tokens[i, :, item.prompt_length : item.tokens.shape[1]])
+            for i, item in enumerate(planned.items)]
+
+
 class Synthesizer:
-    """Loads a model folder once; each stage of `synthesize_batch` is also callable on its own
+    """Loads a model bundle once; each stage of `synthesize_batch` is also callable on its own
     (`encode_prompts`, `plan`, `sample`, `decode`), which is how `tools/benchmark.py` times them.
 
     ``compile_mode`` (a `torch.compile` mode: "default", "reduce-overhead" for CUDA graphs,
-    "max-autotune") compiles the transformer step the sampler calls at every step.
+    "max-autotune") compiles the network step the sampler calls at every step, through the
+    bundle's logits adapter.
     """
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None,
                  compile_mode: str | None = None):
-        loaded = load_model_folder(model_dir, device)
-        tokenizer_config = loaded.tokenizer
+        self.bundle = load_bundle(model_dir, device)
+        tokenizer_config = self.bundle.tokenizer
         if encodec_dir:
             tokenizer_config = replace(
                 tokenizer_config, codec=replace(tokenizer_config.codec, local_dir=encodec_dir)
             )
-        self.model, self.phones, self.device = loaded.model, loaded.phones, torch.device(device)
-        self.layout = loaded.config.layout
-        self.path = MaskPath(loaded.config.model.path)
+        self.model, self.phones, self.device = self.bundle.model, self.bundle.phones, torch.device(device)
+        self.layout = self.bundle.config.layout
+        self.logits = self.bundle.logits(compile_mode)
         self.tokenizer = build_tokenizer(tokenizer_config, device)
         self.frontend = TextFrontend()
-        if compile_mode:
-            self.model.hidden = torch.compile(self.model.hidden, mode=compile_mode)
-            self.model.logits = torch.compile(self.model.logits, mode=compile_mode)
 
     @property
     def sample_rate(self) -> int:
@@ -101,18 +109,13 @@ class Synthesizer:
                  for i, (prompt, ids, rate) in enumerate(zip(streams, phones, rates, strict=True))]
         return PlannedBatch(items, collate_flow_items(items, self.layout.mask_ids).to(self.device))
 
-    @torch.no_grad()
-    def sample(self, planned: PlannedBatch, sampler: SamplerConfig | SamplingSchedule,
-               seed: int = 0) -> list[FactorizedTokens]:
-        """The tokens of each utterance's generated frames, by the options of a `SamplerConfig`
-        (the teacher's uniform grid) or by any `SamplingSchedule` (e.g. a fitted one)."""
+    def sample(self, planned: PlannedBatch, sampler: Sampler = None, seed: int = 0) -> list[FactorizedTokens]:
+        """The tokens of each utterance's generated frames, by the bundle's default sampler (None),
+        the uniform grid of a `SamplerConfig`, any `SamplingSchedule`, or a fitted schedule of the
+        bundle by name."""
         generator = torch.Generator(self.device).manual_seed(seed)
-        if not isinstance(sampler, SamplingSchedule):
-            sampler = SamplingSchedule.uniform(self.path, sampler)
-        tokens = sample(teacher_logits(self.model), planned.batch, sampler, self.model.mask_ids, generator)
-        tokens = tokens.cpu()
-        return [FactorizedTokens.from_streams(tokens[i, :, item.prompt_length : item.tokens.shape[1]])
-                for i, item in enumerate(planned.items)]
+        return sample_planned(self.logits, planned, self.bundle.schedule(sampler), self.layout.mask_ids,
+                              generator)
 
     @torch.no_grad()
     def decode(self, tokens: list[FactorizedTokens]) -> list[torch.Tensor]:
@@ -120,18 +123,17 @@ class Synthesizer:
         return self.tokenizer.decode_batch(tokens)
 
     def synthesize_batch(
-        self, requests: list[SynthesisRequest], sampler: SamplerConfig | SamplingSchedule | None = None,
-        seed: int = 0,
+        self, requests: list[SynthesisRequest], sampler: Sampler = None, seed: int = 0,
     ) -> list[torch.Tensor]:
         planned = self.plan(requests, self.encode_prompts(requests))
-        return self.decode(self.sample(planned, sampler or SamplerConfig(), seed))
+        return self.decode(self.sample(planned, sampler, seed))
 
     def synthesize(
         self,
         text: str,
         prompt: str | Path | torch.Tensor,
         prompt_text: str | None = None,
-        sampler: SamplerConfig | SamplingSchedule | None = None,
+        sampler: Sampler = None,
         speed: float = 1.0,
         seed: int = 0,
     ) -> torch.Tensor:

@@ -8,7 +8,7 @@ any rate are resampled here first.
 import torch
 
 from diflow_tts.audio import resample
-from diflow_tts.eval.optional import require
+from diflow_tts.optional import require
 
 PESQ_RATE = 16_000
 

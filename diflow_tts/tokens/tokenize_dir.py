@@ -6,41 +6,24 @@ bounded total audio, so padding stays small and the codec sees large batches.
 """
 
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-import torch
 import yaml
 from tqdm import tqdm
 
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, load_audio
-from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.codec.folder import codec_fingerprint
-from diflow_tts.codec.prosody import ProsodyConfig
-from diflow_tts.codec.tokenizer import FactorizedTokenizer
 from diflow_tts.config import from_dict, to_dict
 from diflow_tts.data.kaldi import DataDir
-from diflow_tts.data.shards import ShardWriter
+from diflow_tts.data.length_groups import group_by_length
+from diflow_tts.tokens.shards import ShardWriter
+from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "tokenizer.yaml"
 FINGERPRINT_KEY = "codec_weights_sha256"
-
-
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """The settings that define a token stream; saved beside the tokens and the model."""
-
-    codec: CodecConfig = field(default_factory=CodecConfig)
-    prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
-
-
-def build_tokenizer(config: TokenizerConfig, device: str = "cpu") -> FactorizedTokenizer:
-    return FactorizedTokenizer(build_codec(config.codec, device), config.prosody)
 
 
 def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
@@ -67,26 +50,6 @@ def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
     data = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
     data.pop(FINGERPRINT_KEY, None)
     return from_dict(TokenizerConfig, data, where=str(Path(token_dir) / CONFIG_FILE))
-
-
-T = TypeVar("T")
-
-
-def _samples(item: tuple[str, torch.Tensor]) -> int:
-    return item[1].numel()
-
-
-def group_by_length(items: list[T], max_total: int, size: Callable[[T], int] = _samples) -> list[list[T]]:
-    """Groups sorted by ``size`` (default: samples of an (utt, waveform) pair) whose padded
-    size (count x largest) stays under ``max_total``."""
-    items = sorted(items, key=size)
-    batches: list[list[T]] = []
-    for item in items:
-        if batches and (len(batches[-1]) + 1) * size(item) <= max_total:
-            batches[-1].append(item)
-        else:
-            batches.append([item])
-    return batches
 
 
 def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: TokenizerConfig,

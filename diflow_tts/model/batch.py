@@ -1,11 +1,40 @@
-"""Padding utterances into a `FlowBatch`: the one collate used by training and synthesis."""
+"""The model's batch contract (`FlowBatch`) and the one collate that pads utterances into it,
+used by training and synthesis alike."""
 
 import math
 from dataclasses import dataclass
 
 import torch
 
-from diflow_tts.model.tts import FlowBatch
+
+@dataclass
+class FlowBatch:
+    """Model input; token padding and hidden tokens both hold the stream's mask id."""
+
+    phones: torch.Tensor  # [B, N] target phone ids (0 = padding)
+    durations: torch.Tensor  # [B, N] frames per target phone (0 for padding)
+    log_rate: torch.Tensor  # [B] log mean frames per prompt phone, NaN when unknown
+    tokens: torch.Tensor  # [B, S, L] prompt then target tokens
+    prompt_lengths: torch.Tensor  # [B]
+    lengths: torch.Tensor  # [B] prompt + target frames
+    drop_condition: torch.Tensor  # [B] bool: the unconditional branch for guidance
+
+    @property
+    def phone_mask(self) -> torch.Tensor:
+        return self.phones != 0
+
+    @property
+    def frame_mask(self) -> torch.Tensor:
+        positions = torch.arange(self.tokens.shape[-1], device=self.tokens.device)
+        return positions[None] < self.lengths[:, None]
+
+    @property
+    def target_mask(self) -> torch.Tensor:
+        positions = torch.arange(self.tokens.shape[-1], device=self.tokens.device)
+        return self.frame_mask & (positions[None] >= self.prompt_lengths[:, None])
+
+    def to(self, device: torch.device) -> "FlowBatch":
+        return FlowBatch(**{name: value.to(device, non_blocking=True) for name, value in vars(self).items()})
 
 
 @dataclass

@@ -1,26 +1,35 @@
 """Training the teacher: discrete flow matching loss + duration loss, EMA, validation samples.
 
-The loop (`diflow_tts.train.loop`) brings resume, DDP batches, seeding, logging and checkpoints;
-this module brings the model, its objective and the optimizer. Under DDP the whole objective
-runs inside the wrapped module's forward, so gradient synchronisation covers every parameter.
-At the end the EMA weights are exported as a model folder (`model/folder.py`).
+The loop (`diflow_tts.train.loop`) brings resume, DDP batches, seeding, logging and checkpoints,
+and `train.optim` the optimizer; this module brings the model, its objective and its settings.
+Under DDP the whole objective runs inside the wrapped module's forward, so gradient
+synchronisation covers every parameter.
+At the end the EMA weights are exported as a model bundle (`bundle.py`); validation samples go
+through the inference core (`synthesis.sample_planned`), with the true durations.
 """
 
 import copy
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from diflow_tts.bundle import BundleConfig, build_network, save_bundle
 from diflow_tts.codec.factory import codebook_size
-from diflow_tts.codec.tokenizer import FactorizedTokens
-from diflow_tts.data.shards import TokenShard
-from diflow_tts.data.tokenize import TokenizerConfig, build_tokenizer, load_tokenizer_config
-from diflow_tts.data.tts_dataset import (
+from diflow_tts.flow.loss import masked_token_loss
+from diflow_tts.flow.path import MaskPath, MaskPathConfig
+from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
+from diflow_tts.flow.step_logits import teacher_logits
+from diflow_tts.model.batch import collate_flow_items, inference_item, prompt_log_rate
+from diflow_tts.model.config import ModelConfig
+from diflow_tts.model.content import duration_target
+from diflow_tts.model.network import DiFlowTTSModel, count_parameters
+from diflow_tts.synthesis.synthesizer import PlannedBatch, sample_planned
+from diflow_tts.teacher.dataset import (
     Example,
     PromptConfig,
     TrainingBatch,
@@ -29,36 +38,26 @@ from diflow_tts.data.tts_dataset import (
     load_examples,
     token_streams,
 )
-from diflow_tts.flow.loss import masked_token_loss
-from diflow_tts.flow.path import MaskPath
-from diflow_tts.flow.sampler import sample_tokens
-from diflow_tts.flow.schedule import SamplerConfig
-from diflow_tts.model.batching import collate_flow_items, inference_item, prompt_log_rate
-from diflow_tts.model.config import ModelConfig, TokenLayout
-from diflow_tts.model.content import duration_target
-from diflow_tts.model.folder import ModelFolderConfig, build_model, save_model_folder
-from diflow_tts.model.tts import DiFlowTTSModel, count_parameters
 from diflow_tts.text.phone_table import PhoneTable
+from diflow_tts.tokens.layout import FRAME_RATE, TokenLayout
+from diflow_tts.tokens.shards import TokenShard
+from diflow_tts.tokens.tokenize_dir import load_tokenizer_config
+from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
+from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches, shuffled_fixed_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.ema import EMA
 from diflow_tts.train.experiment import run_experiment
-from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype, optimizer_step
+from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
 from diflow_tts.train.monitor import TrainingMonitor
-from diflow_tts.train.sampler import BatchPlan, frame_budget_batches, shuffled_fixed_batches
-from diflow_tts.train.schedule import warmup_cosine
+from diflow_tts.train.optim import Optimization, OptimizerConfig
 
 log = logging.getLogger(__name__)
 EXPORT_FOLDER = "model"
 
 
 @dataclass(frozen=True)
-class TeacherOptimizerConfig:
-    learning_rate: float = 3e-4
+class TeacherOptimizerConfig(OptimizerConfig):
     betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.01
-    warmup_steps: int = 1_000
-    final_lr_ratio: float = 0.1
-    grad_clip: float = 1.0
     ema_decay: float = 0.999
     duration_loss_weight: float = 1.0
 
@@ -84,6 +83,8 @@ class TeacherValidationConfig:
 @dataclass(frozen=True)
 class TeacherTrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
+    path: MaskPathConfig = field(default_factory=MaskPathConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # the exported model's default
     optimizer: TeacherOptimizerConfig = field(default_factory=TeacherOptimizerConfig)
     data: TeacherDataConfig = field(default_factory=TeacherDataConfig)
     validation: TeacherValidationConfig = field(default_factory=TeacherValidationConfig)
@@ -140,26 +141,12 @@ class TeacherTrainingTask:
         self.phones = phones
         device = context.device
         self.dtype = autocast_dtype(config.loop.precision, device)
-        self.path = MaskPath(config.model.path)
-        torch.manual_seed(config.loop.seed)  # the same initial weights on every rank
-        self.model = build_model(ModelFolderConfig(config.model, layout)).to(device).train()
+        self.path = MaskPath(config.path)
+        self.model = build_network(self._bundle_config()).to(device).train()
         self.objective = TeacherObjective(self.model, config.optimizer.duration_loss_weight)
         self.objective_step = data_parallel(self.objective, context)
-        opt = config.optimizer
-        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
-        no_decay = [
-            p for n, p in self.model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)
-        ]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": opt.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=opt.learning_rate,
-            betas=opt.betas,
-            fused=device.type == "cuda",
-        )
-        self.scheduler = warmup_cosine(
-            self.optimizer, opt.warmup_steps, config.loop.max_steps, opt.final_lr_ratio
-        )
-        self.ema = EMA(self.model, opt.ema_decay)
+        self.optimization = Optimization(self.model, config.optimizer, config.loop.max_steps, device)
+        self.ema = EMA(self.model, config.optimizer.ema_decay)
         self.dataset = TTSDataset(
             train_examples, train_tokens, self.path, config.data.prompt, layout.mask_ids
         )
@@ -176,8 +163,11 @@ class TeacherTrainingTask:
                 config.model.size,
                 count_parameters(self.model) / 1e6,
                 len(train_examples),
-                sum(self.dataset.frame_counts()) / 75 / 3600,
+                sum(self.dataset.frame_counts()) / FRAME_RATE / 3600,
             )
+
+    def _bundle_config(self) -> BundleConfig:
+        return BundleConfig(self.config.model, self.layout, "teacher", self.config.path, self.config.sampler)
 
     def batch_plan(self) -> BatchPlan:
         data = self.config.data
@@ -192,26 +182,23 @@ class TeacherTrainingTask:
         batch = batch.to(self.context.device)
         with autocast(self.context.device, self.dtype):
             loss, metrics = self.objective_step(batch)
-        metrics["grad_norm"] = optimizer_step(loss, self.model, self.optimizer, self.scheduler,
-                                              self.config.optimizer.grad_clip)
+        metrics["grad_norm"] = self.optimization.step(loss)
         self.ema.update(self.model)
         metrics["loss"] = loss.item()
-        metrics["learning_rate"] = self.scheduler.get_last_lr()[0]
+        metrics["learning_rate"] = self.optimization.learning_rate
         return metrics, float(batch.inputs.lengths.sum())
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            **self.optimization.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        self.optimization.load_state_dict(state)
 
     def ema_model(self) -> DiFlowTTSModel:
         model = copy.deepcopy(self.model)
@@ -259,29 +246,28 @@ class TeacherTrainingTask:
             )
             truths.append(clean[:, prompt_frames:])
         batch = collate_flow_items(inference, self.layout.mask_ids).to(self.context.device)
+        planned = PlannedBatch(inference, batch)
+        schedule = SamplingSchedule.uniform(self.path, replace(self.config.sampler,
+                                                               steps=self.config.validation.sample_steps))
         generator = torch.Generator(self.context.device).manual_seed(0)
         with autocast(self.context.device, self.dtype):
-            tokens = sample_tokens(
-                model, self.path, batch, SamplerConfig(self.config.validation.sample_steps), generator
-            ).cpu()
-        generated = [
-            tokens[i, :, item.prompt_length : item.tokens.shape[1]] for i, item in enumerate(inference)
-        ]
-        agree = [(g == t).float().mean(1) for g, t in zip(generated, truths, strict=True)]
+            generated = sample_planned(teacher_logits(model), planned, schedule, self.layout.mask_ids,
+                                       generator)
+        agree = [(g.streams() == t).float().mean(1) for g, t in zip(generated, truths, strict=True)]
         agreement = torch.stack(agree).mean(0)
         self._log_audio(step, monitor, examples, generated)
         return {
-            "sample_prosody_agreement": float(agreement[:2].mean()),
-            "sample_acoustic_agreement": float(agreement[2:].mean()),
+            "sample_prosody_agreement": float(agreement[: self.layout.num_prosody_streams].mean()),
+            "sample_acoustic_agreement": float(agreement[self.layout.num_prosody_streams :].mean()),
         }
 
     def _log_audio(
-        self, step: int, monitor: TrainingMonitor, examples: list[Example], generated: list[torch.Tensor]
+        self, step: int, monitor: TrainingMonitor, examples: list[Example], generated: list[FactorizedTokens]
     ) -> None:
         try:
             if self._codec is None:
                 self._codec = build_tokenizer(self.tokenizer, str(self.context.device))
-            wavs = self._codec.decode_batch([FactorizedTokens.from_streams(tokens) for tokens in generated])
+            wavs = self._codec.decode_batch(generated)
         except (OSError, ValueError, RuntimeError) as error:  # no codec weights here: tokens only
             log.warning("validation audio skipped: the codec cannot be loaded (%s)", error)
             return
@@ -289,8 +275,8 @@ class TeacherTrainingTask:
             monitor.audio(step, f"valid/{example.utt}", wav, self._codec.sample_rate)
 
     def export(self, folder: str | Path) -> Path:
-        config = ModelFolderConfig(self.config.model, self.layout)
-        return save_model_folder(folder, config, self.ema.weights(self.model), self.phones, self.tokenizer)
+        weights = self.ema.weights(self.model)
+        return save_bundle(folder, self._bundle_config(), weights, self.phones, self.tokenizer)
 
 
 def _check_same_tokens(token_dirs: Sequence[str | Path]) -> TokenizerConfig:
@@ -326,4 +312,4 @@ def train_teacher(
         return TeacherTrainingTask(config, layout, table, train, token_dir, valid, valid_token_dir, tokenizer,
                                    context)
 
-    return run_experiment(out_dir, config, config.loop, device, ("model",), make_task, EXPORT_FOLDER)
+    return run_experiment(out_dir, config, config.loop, device, ("model", "path"), make_task, EXPORT_FOLDER)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from diflow_tts.atomic import atomic_path, write_text_atomic
-from diflow_tts.codec.tokenizer import FactorizedTokens
+from diflow_tts.tokens.layout import PROSODY_STREAMS
+from diflow_tts.tokens.tokenizer import FactorizedTokens
 
 TOKENS_FILE = "tokens.npy"
 INDEX_FILE = "index.tsv"
@@ -93,7 +94,7 @@ class TokenShard:
         for line in (token_dir / INDEX_FILE).read_text(encoding="utf-8").splitlines():
             utt, offset, frames = line.split("\t")
             self.index[utt] = (int(offset), int(frames))
-        self.num_codebooks = self.array.shape[1] - 2
+        self.num_codebooks = self.array.shape[1] - len(PROSODY_STREAMS)
 
     def __len__(self) -> int:
         return len(self.index)

@@ -10,45 +10,16 @@ with rotary positions; time enters every block by adaLN-zero. Classifier-free gu
 ids), the unconditional branch the sampler contrasts with.
 """
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from diflow_tts.model.config import Architecture, TokenLayout
+from diflow_tts.model.batch import FlowBatch
+from diflow_tts.model.config import Architecture
 from diflow_tts.model.content import DurationPredictor, PhoneEncoder, durations_from_log, frame_phone_index
 from diflow_tts.model.layers import AdaLNZeroBlock, TimeEmbedding, modulate, rotary_tables
-
-
-@dataclass
-class FlowBatch:
-    """Model input; token padding and hidden tokens both hold the stream's mask id."""
-
-    phones: torch.Tensor  # [B, N] target phone ids (0 = padding)
-    durations: torch.Tensor  # [B, N] frames per target phone (0 for padding)
-    log_rate: torch.Tensor  # [B] log mean frames per prompt phone, NaN when unknown
-    tokens: torch.Tensor  # [B, S, L] prompt then target tokens
-    prompt_lengths: torch.Tensor  # [B]
-    lengths: torch.Tensor  # [B] prompt + target frames
-    drop_condition: torch.Tensor  # [B] bool: the unconditional branch for guidance
-
-    @property
-    def phone_mask(self) -> torch.Tensor:
-        return self.phones != 0
-
-    @property
-    def frame_mask(self) -> torch.Tensor:
-        positions = torch.arange(self.tokens.shape[-1], device=self.tokens.device)
-        return positions[None] < self.lengths[:, None]
-
-    @property
-    def target_mask(self) -> torch.Tensor:
-        positions = torch.arange(self.tokens.shape[-1], device=self.tokens.device)
-        return self.frame_mask & (positions[None] >= self.prompt_lengths[:, None])
-
-    def to(self, device: torch.device) -> "FlowBatch":
-        return FlowBatch(**{name: value.to(device, non_blocking=True) for name, value in vars(self).items()})
+from diflow_tts.tokens.layout import TokenLayout
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -74,9 +45,8 @@ class DiFlowTTSModel(nn.Module):
         )
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
-        self.prosody_head = nn.ModuleList(
-            [nn.Linear(dim, layout.pitch_vocab), nn.Linear(dim, layout.energy_vocab)]
-        )
+        prosody_vocabs = layout.vocab_sizes[: layout.num_prosody_streams]
+        self.prosody_head = nn.ModuleList(nn.Linear(dim, size) for size in prosody_vocabs)
         self.acoustic_head = nn.Linear(dim, layout.num_codebooks * layout.codebook_size)
         for embedding in self.token_embeddings:
             nn.init.normal_(embedding.weight, std=dim**-0.5)

@@ -1,0 +1,68 @@
+"""The optimisation every trainer shares: AdamW over decayed and undecayed parameter groups, a
+linear warm-up then cosine learning rate, and clipped steps, saved and resumed as one unit.
+
+The codec (generator and discriminator), the aligner and the teacher each hold one
+`Optimization` per trained module and differ only in their `OptimizerConfig` defaults, so a new
+trainer (the distilled student) configures rather than copies it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from diflow_tts.train.schedule import warmup_cosine
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    learning_rate: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.01  # on weight matrices only: never on biases, norms or embeddings
+    warmup_steps: int = 1_000
+    final_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+
+
+def decays(name: str, parameter: nn.Parameter) -> bool:
+    """Weight decay pulls matrices toward zero; on a bias, a norm's gain or an embedding table
+    it only distorts what the parameter means."""
+    return parameter.dim() >= 2 and "embedding" not in name
+
+
+class Optimization:
+    """AdamW + warm-up cosine schedule + gradient clipping for one module."""
+
+    def __init__(self, module: nn.Module, config: OptimizerConfig, max_steps: int, device: torch.device):
+        self.module, self.config = module, config
+        named = list(module.named_parameters())
+        groups = [
+            {"params": [p for n, p in named if decays(n, p)], "weight_decay": config.weight_decay},
+            {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0},
+        ]
+        self.optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, betas=config.betas,
+                                           fused=device.type == "cuda")
+        self.scheduler = warmup_cosine(self.optimizer, config.warmup_steps, max_steps, config.final_lr_ratio)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def step(self, loss: torch.Tensor) -> float:
+        """Backward, clip the gradient norm, step the optimizer and its schedule; returns the norm
+        before clipping (a spike in it is the first sign of a diverging run)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(norm)
+
+    def state_dict(self, prefix: str = "") -> dict[str, Any]:
+        return {f"{prefix}optimizer": self.optimizer.state_dict(),
+                f"{prefix}scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], prefix: str = "") -> None:
+        self.optimizer.load_state_dict(state[f"{prefix}optimizer"])
+        self.scheduler.load_state_dict(state[f"{prefix}scheduler"])
