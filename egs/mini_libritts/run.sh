@@ -12,6 +12,12 @@ real_speech=../../../shared/data/librispeech_real
 extra=()
 if [ -d "$real_speech" ]; then extra=(--codec_extra_audio "$real_speech"); fi
 
+# Stage 9 judges: pocketsphinx cannot read espeak-ng voices (WER 0.95 on the recordings
+# themselves) and DNSMOS rates noise suppression, yet on 2 CPU cores the two took nearly all of
+# the 28 minutes stage 9 ran with every judge; the aligner's PER, Resemblyzer SIM, DistillMOS and
+# the reference metrics take under 2 minutes. `./run.sh --stage 9 --eval_judges ""` runs them all.
+judges="per sim distillmos reference"
+
 ../../recipes/tts.sh \
   --corpus mini \
   --mini_hours 1 \
@@ -19,5 +25,6 @@ if [ -d "$real_speech" ]; then extra=(--codec_extra_audio "$real_speech"); fi
   --mini_test_speakers 8 \
   --codec_conf conf/codec.yaml \
   --tokenizer_conf conf/tokenizer.yaml \
+  --eval_judges "$judges" \
   "${extra[@]}" \
   "$@"
