@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from diflow_tts.checksum import file_sha256
-from diflow_tts.codec.architecture import quiet_encodec_construction
+from diflow_tts.codec.architecture import initialize_for_training, quiet_encodec_construction
 from diflow_tts.codec.base import CodecBackend
 
 CHECKPOINT_NAME = "encodec_24khz-d7cc33bc.th"
@@ -72,7 +72,10 @@ class EncodecBackend(CodecBackend):
         a resumed tokenization never mixes codes of two different random codecs."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            return cls(_encodec_24khz(bandwidth))
+            model = _encodec_24khz(bandwidth)
+            initialize_for_training(model)
+            _seed_codebooks(model)
+            return cls(model)
 
     @torch.inference_mode()
     def encode(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,3 +103,21 @@ def _encodec_24khz(bandwidth: float):
         model = EncodecModel.encodec_model_24khz(pretrained=False)
     model.set_target_bandwidth(bandwidth)
     return model
+
+
+@torch.no_grad()
+def _seed_codebooks(model: torch.nn.Module, seconds: float = 15.0) -> None:
+    """Codebooks of a random model drawn from its own encoder's frames of noise, level by level
+    on the residuals (what EnCodec's k-means initialisation starts from): untrained codebooks
+    are all zeros, so every frame would be code 0 and decoding would ignore the codes."""
+    rate = model.sample_rate
+    bursts = torch.rand(1, 1, int(seconds * 10)).repeat_interleave(rate // 10, -1)  # 0.1 s levels
+    residual = model.encoder(torch.randn_like(bursts) * bursts)[0].T  # [frames, dim]
+    for layer in model.quantizer.vq.layers:
+        codebook = layer._codebook
+        entries = residual[torch.randperm(residual.shape[0])[: codebook.embed.shape[0]]]
+        codebook.embed.copy_(entries)
+        codebook.embed_avg.copy_(entries)
+        codebook.cluster_size.fill_(1.0)
+        codebook.inited.fill_(1.0)
+        residual = residual - entries[torch.cdist(residual, entries).argmin(1)]
