@@ -49,13 +49,16 @@ SAMPLERS_FOLDER = "samplers"
 
 @dataclass(frozen=True)
 class BundleConfig:
-    """``sampler``: the options synthesis uses when the caller gives none (the CLI's defaults)."""
+    """``sampler``: the options synthesis uses when the caller gives none (the CLI's defaults);
+    ``max_frames``: the longest prompt + target the model was trained on (longer text is spoken
+    in chunks)."""
 
     model: ModelConfig
     layout: TokenLayout
     kind: str = "teacher"
     path: MaskPathConfig = field(default_factory=MaskPathConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    max_frames: int = 1_500
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,34 @@ def kill_9_then_resume(command: list[str], exp_dir: Path, config, config_path: P
     assert f"at step {saved}" in result.stderr
     assert checkpoints.steps()[-1] == saved + extra_steps
     return saved
+
+
+@pytest.fixture(scope="session")
+def random_bundle(tmp_path_factory) -> Path:
+    """A tiny model bundle with random weights and a random-weight EnCodec: the whole inference
+    stack runs (noise comes out), in seconds; built by tools/benchmark.py's own helper."""
+    import importlib.util
+    import sys
+
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    sys.path.insert(0, str(tools))  # the tool imports its sibling json_report
+    try:
+        spec = importlib.util.spec_from_file_location("benchmark", tools / "benchmark.py")
+        benchmark = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(benchmark)
+    finally:
+        sys.path.remove(str(tools))
+    return benchmark.random_model_folder("tiny", tmp_path_factory.mktemp("bundle") / "model")
+
+
+def speech_like(seconds: float, sample_rate: int = 24_000, pause_at: float | None = None) -> torch.Tensor:
+    """Syllable-like bursts of a gliding harmonic tone (4 a second), optionally with a 0.4 s
+    pause starting at ``pause_at`` seconds."""
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    f0 = 120 + 30 * torch.sin(2 * math.pi * 0.5 * t)
+    phase = 2 * math.pi * torch.cumsum(f0, 0) / sample_rate
+    wav = sum(0.3 / k * torch.sin(k * phase) for k in range(1, 8))
+    wav = wav * (0.55 + 0.45 * torch.sin(2 * math.pi * 4 * t)).clamp_min(0)
+    if pause_at is not None:
+        wav[int(pause_at * sample_rate): int((pause_at + 0.4) * sample_rate)] = 0.0
+    return wav

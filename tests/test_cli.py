@@ -67,6 +67,31 @@ def test_recipe_rejects_unknown_options_and_prints_help():
 
 def test_a_fitted_sampler_and_sampler_options_are_not_mixed(tmp_path, capsys):
     code = main(["synthesize", "--model", str(tmp_path), "--text", "Hi.", "--prompt", "p.wav",
-                 "--out", str(tmp_path / "o.wav"), "--sampler", "lsd4", "--steps", "4"])
+                 "--out", str(tmp_path / "o.wav"), "--sampler", "lsd4", "--temperature", "0.5"])
     assert code == 2
-    assert "--sampler lsd4 is a fitted schedule: leave out --steps" in capsys.readouterr().err
+    assert "--sampler lsd4 is a fitted schedule: leave out --temperature" in capsys.readouterr().err
+
+
+def test_synthesize_a_text_file_with_its_seed_in_a_sidecar_and_doctor(random_bundle, tmp_path, capsys):
+    import json
+
+    from diflow_tts.audio import save_audio
+    from tests.conftest import speech_like
+
+    save_audio(tmp_path / "ref.wav", speech_like(4.0), 24_000)
+    (tmp_path / "text.txt").write_text("A first sentence. And a second one, longer.", encoding="utf-8")
+    out = tmp_path / "out.wav"
+    common = ["synthesize", "--model", str(random_bundle), "--text-file", str(tmp_path / "text.txt"),
+              "--prompt", str(tmp_path / "ref.wav"), "--steps", "2", "--device", "cpu"]
+    assert main([*common, "--out", str(out)]) == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert out.stat().st_size > 1000 and isinstance(meta["seed"], int) and meta["steps"] == 2
+    again = tmp_path / "again.wav"
+    assert main([*common, "--out", str(again), "--seed", str(meta["seed"])]) == 0
+    assert again.read_bytes()[44:] == out.read_bytes()[44:], "the echoed seed reproduces the audio"
+    capsys.readouterr()
+    assert main(["doctor", "--model", str(random_bundle)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bundle"]["kind"] == "teacher" and not report["problems"]
+    assert main(["doctor", "--model", str(tmp_path / "nowhere")]) == 2
+    assert "model bundle" in capsys.readouterr().err

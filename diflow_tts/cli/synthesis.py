@@ -1,50 +1,95 @@
-"""The synthesis command: one utterance, or a test list, from a model bundle."""
+"""Synthesis commands: one text in a cloned voice (through the Python API), a test list (through
+the inference core, with the list's prompts exactly as recorded), and `doctor`."""
 
 import argparse
+import json
 from pathlib import Path
 
 from diflow_tts.cli.common import Command, log
 
-
-def cmd_synthesize(args: argparse.Namespace) -> None:
-    from diflow_tts.audio import save_audio
-    from diflow_tts.data.test_list import TestItem, read_test_list
-    from diflow_tts.synthesis import Synthesizer
-    from diflow_tts.synthesis.list_runner import ListOptions, synthesize_items, synthesize_list
-
-    options_given = [name for name in SAMPLER_OPTIONS if getattr(args, name) is not None]
-    if args.sampler and options_given:
-        raise ValueError(f"--sampler {args.sampler} is a fitted schedule: leave out "
-                         f"{', '.join('--' + name.replace('_', '-') for name in options_given)}")
-    if not args.list and not (args.text and args.prompt):
-        raise ValueError("give --text and --prompt (one utterance) or --list (a file of utterances)")
-    synthesizer = Synthesizer(args.model, args.device, args.encodec_dir, args.compile)
-    bundle = synthesizer.bundle
-    schedule = bundle.schedule(args.sampler or bundle.sampler_config(
-        **{name: getattr(args, name) for name in SAMPLER_OPTIONS}))
-    options = ListOptions(schedule, args.seed, args.speed, args.batch_size)
-    if args.list:
-        written = synthesize_list(synthesizer, read_test_list(args.list), args.out, options)
-        log.info("%s: wrote %d file(s)", args.out, written)
-    else:
-        item = TestItem("utt", args.prompt, args.text, prompt_text=args.prompt_text)
-        save_audio(Path(args.out), synthesize_items(synthesizer, [item], options, args.seed)[0],
-                   synthesizer.sample_rate)
-        log.info("wrote %s", args.out)
-
-
 SAMPLER_OPTIONS = ("steps", "temperature", "top_k", "top_p", "guidance", "confidence_ordered")
 
 
+def _device(name: str | None) -> str:
+    if name:
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cmd_synthesize(args: argparse.Namespace) -> None:
+    options = {name: getattr(args, name) for name in SAMPLER_OPTIONS}
+    given = [name for name, value in options.items() if value is not None]
+    if args.sampler and [name for name in given if name != "steps"]:
+        raise ValueError(f"--sampler {args.sampler} is a fitted schedule: leave out "
+                         f"{', '.join('--' + name.replace('_', '-') for name in given if name != 'steps')}")
+    if args.list:
+        _synthesize_list(args, options)
+        return
+    if not ((args.text or args.text_file) and args.prompt):
+        raise ValueError("give --text (or --text-file) and --prompt (one utterance), or --list (a file of "
+                         "utterances)")
+    if args.text and args.text_file:
+        raise ValueError("give --text or --text-file, not both")
+    text = args.text or _read_text_file(args.text_file)
+    from diflow_tts.api import DiFlowTTS
+
+    tts = DiFlowTTS.from_pretrained(args.model, _device(args.device), args.compile, args.encodec_dir)
+    voice = tts.prepare_voice(args.prompt, args.prompt_text)
+    result = tts.synthesize(text, voice, sampler=args.sampler, seed=args.seed, speed=args.speed, **options)
+    path = result.save(args.out, sidecar=True)
+    log.info("wrote %s (%.1f s, %d chunk(s), seed %d, RTF %.2f; metadata in %s)", path, result.seconds,
+             len(result.chunks), result.seed, result.rtf, path.with_suffix(".json").name)
+
+
+def _read_text_file(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"--text-file {path} cannot be read as UTF-8 text ({error})") from error
+
+
+def _synthesize_list(args: argparse.Namespace, options: dict) -> None:
+    from diflow_tts.data.test_list import read_test_list
+    from diflow_tts.synthesis import Synthesizer
+    from diflow_tts.synthesis.list_runner import ListOptions, synthesize_list
+
+    synthesizer = Synthesizer(args.model, _device(args.device), args.encodec_dir, args.compile)
+    bundle = synthesizer.bundle
+    if args.sampler:
+        name = args.sampler if options["steps"] is None else f"{args.sampler}{options['steps']}"
+        schedule = bundle.schedule(name)
+    else:
+        schedule = bundle.schedule(bundle.sampler_config(**options))
+    seed = 0 if args.seed is None else args.seed  # a test list is reproducible by default
+    written = synthesize_list(synthesizer, read_test_list(args.list), args.out,
+                              ListOptions(schedule, seed, args.speed, args.batch_size))
+    log.info("%s: wrote %d file(s)", args.out, written)
+
+
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from diflow_tts.doctor import diagnose
+
+    report = diagnose(args.model)
+    print(json.dumps(report, indent=2))
+    if report["problems"]:
+        raise ValueError(f"{len(report['problems'])} problem(s): " + "; ".join(report["problems"]))
+
+
 def register(command: Command) -> None:
-    sub = command("synthesize", cmd_synthesize, "zero-shot synthesis with a trained model folder")
+    sub = command("synthesize", cmd_synthesize,
+                  "zero-shot synthesis with a trained model bundle: one text (long text is spoken in "
+                  "chunks) or a test list")
     sub.add_argument("--model", required=True, help="model folder (OUT/model of 'diflow-tts train')")
     sub.add_argument("--text", help="text to speak")
-    sub.add_argument("--prompt", help="voice prompt audio (3-10 s)")
-    sub.add_argument("--prompt-text", help="what the prompt says (clones its speaking rate)")
+    sub.add_argument("--text-file", help="UTF-8 file holding the text to speak")
+    sub.add_argument("--prompt", help="voice reference audio (3-10 s; longer is cut at a pause)")
+    sub.add_argument("--prompt-text", help="what the reference says (clones its speaking rate)")
     sub.add_argument("--list", help="test list of 'uttid|prompt_path|text|reference_path|prompt_text' lines "
                      "(make-test-list); the last two fields are optional")
-    sub.add_argument("--out", required=True, help="output wav (one utterance) or folder (--list)")
+    sub.add_argument("--out", required=True, help="output wav, with its metadata as OUT.json (one text), "
+                     "or folder (--list)")
     sampler = sub.add_argument_group("sampler (unset options follow the model's own defaults)")
     sampler.add_argument("--steps", type=int)
     sampler.add_argument("--temperature", type=float)
@@ -53,11 +98,18 @@ def register(command: Command) -> None:
     sampler.add_argument("--guidance", type=float, help="classifier-free guidance weight")
     sampler.add_argument("--confidence-ordered", action="store_true", default=None,
                          help="reveal the most confident tokens first")
-    sampler.add_argument("--sampler", help="a fitted schedule saved in the model folder (samplers/NAME.json)")
+    sampler.add_argument("--sampler", help="a fitted schedule in the model folder: NAME "
+                         "(samplers/NAME.json), or a family with --steps (lsd --steps 4: samplers/lsd4.json)")
     sub.add_argument("--speed", type=float, default=1.0)
-    sub.add_argument("--seed", type=int, default=0, help="the batch starting at item i uses seed + i")
+    sub.add_argument("--seed", type=int, help="default: drawn and written to OUT.json (one text); 0 (--list, "
+                     "where the batch starting at item i uses seed + i)")
     sub.add_argument("--batch-size", type=int, default=8)
-    sub.add_argument("--device", default="cpu")
+    sub.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     sub.add_argument("--encodec-dir", help="folder holding the pretrained EnCodec weights (offline machines)")
     sub.add_argument("--compile", choices=["default", "reduce-overhead", "max-autotune"],
                      help="torch.compile the network step (reduce-overhead: CUDA graphs)")
+
+    sub = command("doctor", cmd_doctor,
+                  "what this machine and a model bundle can do: versions, espeak-ng, CUDA, the "
+                  "bundle's files")
+    sub.add_argument("--model", help="model folder to check")

@@ -7,7 +7,9 @@ target token; a still-masked position is revealed with the step's probability, o
 order of the model's confidence. Predictions are drawn from the model's distributions over real
 tokens only (the heads have no mask or padding class) and the last step reveals everything, so
 the output never holds a special id. Every random draw comes from one seeded generator on the
-model's device: the same seed on the same device gives the same tokens bit for bit. An optional
+model's device (the same seed on the same device gives the same tokens bit for bit), or from one
+generator per utterance, each drawing only for its utterance's own frames, so an utterance's
+noise does not depend on what it is batched with (API batches with a seed per item). An optional
 `on_step` callback sees each step's state, distributions and reveals (teacher trajectories for
 distillation targets).
 """
@@ -48,8 +50,32 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
     return logits
 
 
+class Noise:
+    """Uniform random numbers for a batch [B, L, ...] from one generator."""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def rand(self, shape: torch.Size | tuple[int, ...], device: torch.device) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, device=device)
+
+
+class ItemNoise(Noise):
+    """Uniform random numbers where utterance b's rows [0, lengths[b]) come from its own
+    generator and its padding rows are constant."""
+
+    def __init__(self, generators: Sequence[torch.Generator], lengths: Sequence[int]):
+        self.generators, self.lengths = list(generators), list(lengths)
+
+    def rand(self, shape: torch.Size | tuple[int, ...], device: torch.device) -> torch.Tensor:
+        out = torch.full(shape, 0.5, device=device)
+        for b, (generator, length) in enumerate(zip(self.generators, self.lengths, strict=True)):
+            out[b, :length] = torch.rand((length, *shape[2:]), generator=generator, device=device)
+        return out
+
+
 def draw(
-    logits: torch.Tensor, temperature: float, generator: torch.Generator
+    logits: torch.Tensor, temperature: float, noise: Noise
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ids by the Gumbel-max trick (argmax at temperature 0); returns ids and their
     probabilities under the tempered distribution (the confidence)."""
@@ -57,7 +83,7 @@ def draw(
         ids = logits.argmax(-1)
         return ids, logits.softmax(-1).gather(-1, ids[..., None]).squeeze(-1)
     scaled = logits / temperature
-    uniform = torch.rand(scaled.shape, generator=generator, device=scaled.device).clamp_(1e-10, 1 - 1e-7)
+    uniform = noise.rand(scaled.shape, scaled.device).clamp_(1e-10, 1 - 1e-7)
     ids = (scaled - torch.log(-torch.log(uniform))).argmax(-1)
     return ids, scaled.softmax(-1).gather(-1, ids[..., None]).squeeze(-1)
 
@@ -67,13 +93,13 @@ def _reveal(
     confidence: torch.Tensor,
     probability: float,
     ordered: bool,
-    generator: torch.Generator,
+    noise: Noise,
 ) -> torch.Tensor:
     """Which still-masked positions [B, L] to reveal this step."""
     if probability >= 1.0:
         return still_masked
     if not ordered:
-        uniform = torch.rand(still_masked.shape, generator=generator, device=still_masked.device)
+        uniform = noise.rand(still_masked.shape, still_masked.device)
         return still_masked & (uniform < probability)
     count = torch.round(still_masked.sum(-1, keepdim=True).float() * probability).long()
     ranked = confidence.masked_fill(~still_masked, -1.0).argsort(-1, descending=True).argsort(-1)
@@ -86,11 +112,16 @@ def sample(
     batch: FlowBatch,
     schedule: SamplingSchedule,
     mask_ids: Sequence[int],
-    generator: torch.Generator,
+    generator: torch.Generator | Sequence[torch.Generator],
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> torch.Tensor:
     """Fill the target frames of ``batch.tokens`` (given as mask ids) by ``schedule`` with the
-    model ``factory`` adapts; returns [B, S, L]."""
+    model ``factory`` adapts; returns [B, S, L]. ``generator``: one for the batch, or one per
+    utterance."""
+    if isinstance(generator, torch.Generator):
+        noise = Noise(generator)
+    else:
+        noise = ItemNoise(generator, batch.lengths.tolist())
     tokens = batch.tokens.clone()
     target = batch.target_mask
     if schedule.guided:
@@ -103,9 +134,9 @@ def sample(
         kept = []
         for stream, stream_logits in enumerate(step_logits(tokens, index, step.t)):
             stream_logits = filter_logits(stream_logits, step.top_k, step.top_p)
-            ids, confidence = draw(stream_logits, temperatures[stream], generator)
+            ids, confidence = draw(stream_logits, temperatures[stream], noise)
             still_masked = target & (tokens[:, stream] == mask_ids[stream])
-            reveal = _reveal(still_masked, confidence, step.reveal, schedule.confidence_ordered, generator)
+            reveal = _reveal(still_masked, confidence, step.reveal, schedule.confidence_ordered, noise)
             tokens[:, stream] = torch.where(reveal, ids, tokens[:, stream])
             if on_step:
                 kept.append(stream_logits)

@@ -19,6 +19,8 @@ from pathlib import Path
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.flow.path import MaskPath
 
+MAX_STEPS = 1024  # beyond the finest grid any model here is trained or distilled for
+
 
 @dataclass(frozen=True)
 class SamplerConfig:
@@ -32,12 +34,15 @@ class SamplerConfig:
     confidence_ordered: bool = False
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"sampler steps must be at least 1, got {self.steps}")
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"sampler steps must be 1 to {MAX_STEPS}, got {self.steps}")
+        if not all(math.isfinite(value) for value in (self.temperature, self.top_p, self.guidance)):
+            raise ValueError(f"sampler temperature, top_p and guidance must be finite numbers, got "
+                             f"{self.temperature}, {self.top_p}, {self.guidance}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0 or self.guidance < 0:
             raise ValueError(
-                "sampler needs temperature >= 0, 0 < top_p <= 1 and top_k >= 0, got "
-                f"{self.temperature}, {self.top_p}, {self.top_k}"
+                "sampler needs temperature >= 0, 0 < top_p <= 1, top_k >= 0 and guidance >= 0, got "
+                f"{self.temperature}, {self.top_p}, {self.top_k}, {self.guidance}"
             )
 
 

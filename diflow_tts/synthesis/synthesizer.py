@@ -8,6 +8,7 @@ lengths are batched with padding.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,10 +26,15 @@ from diflow_tts.tokens.tokenizer import FactorizedTokens, build_tokenizer
 
 @dataclass(frozen=True)
 class SynthesisRequest:
+    """``prompt``: an audio file, a waveform at the model's sample rate, or its tokens already
+    encoded. The speaking rate to clone is ``log_rate`` when given (log frames per phone), else
+    measured from ``prompt_text``, else unknown (the model then uses its corpus's rate)."""
+
     text: str
-    prompt: str | Path | torch.Tensor  # audio file, or a waveform at the model's sample rate
+    prompt: str | Path | torch.Tensor | FactorizedTokens
     prompt_text: str | None = None
     speed: float = 1.0
+    log_rate: float | None = None
 
 
 Sampler = SamplerConfig | SamplingSchedule | str | None  # see `ModelBundle.schedule`
@@ -44,7 +50,8 @@ class PlannedBatch:
 
 @torch.no_grad()
 def sample_planned(logits: LogitsFactory, planned: PlannedBatch, schedule: SamplingSchedule,
-                   mask_ids: list[int], generator: torch.Generator) -> list[FactorizedTokens]:
+                   mask_ids: list[int], generator: torch.Generator | Sequence[torch.Generator],
+                   ) -> list[FactorizedTokens]:
     """Sample the masked frames of a planned batch; each item's generated frames as tokens. Used
     by `Synthesizer` and by the teacher's validation samples alike."""
     tokens = sample(logits, planned.batch, schedule, mask_ids, generator).cpu()
@@ -86,34 +93,55 @@ class Synthesizer:
 
     @torch.no_grad()
     def encode_prompts(self, requests: list[SynthesisRequest]) -> list[FactorizedTokens]:
-        """Codec and prosody tokens of every prompt, in one padded call."""
-        return self.tokenizer.encode_batch([self._prompt_wav(request.prompt) for request in requests])
+        """Codec and prosody tokens of every prompt (those not encoded yet in one padded call)."""
+        waves = [self._prompt_wav(request.prompt) for request in requests
+                 if not isinstance(request.prompt, FactorizedTokens)]
+        encoded = iter(self.tokenizer.encode_batch(waves) if waves else [])
+        return [request.prompt if isinstance(request.prompt, FactorizedTokens) else next(encoded)
+                for request in requests]
+
+    def speaking_rate(self, request: SynthesisRequest, prompt: FactorizedTokens) -> float:
+        """The log frames per phone to clone (NaN when unknown)."""
+        if request.log_rate is not None:
+            return request.log_rate
+        if request.prompt_text:
+            return prompt_log_rate(prompt.num_frames, len(self.phone_ids(request.prompt_text)))
+        return math.nan
+
+    @torch.no_grad()
+    def durations(self, phones: list[torch.Tensor], log_rates: list[float],
+                  speeds: list[float]) -> torch.Tensor:
+        """Frames per phone [B, N] of each phone sequence at its speaking rate and speed (padded)."""
+        padded = torch.nn.utils.rnn.pad_sequence(phones, batch_first=True).to(self.device)
+        return self.model.predict_durations(padded, torch.tensor(log_rates, device=self.device),
+                                            torch.tensor(speeds, device=self.device)).cpu()
+
+    def phone_ids(self, text: str) -> torch.Tensor:
+        return torch.tensor(self.frontend.encode(text, self.phones))
 
     @torch.no_grad()
     def plan(self, requests: list[SynthesisRequest], prompts: list[FactorizedTokens]) -> PlannedBatch:
         """The content mapper: phones, durations at each prompt's speaking rate (one padded call),
         and the flow batch of prompt frames followed by masked target frames."""
-        phones = [torch.tensor(self.frontend.encode(request.text, self.phones)) for request in requests]
-        rates = [
-            prompt_log_rate(tokens.num_frames, len(self.frontend.encode(request.prompt_text, self.phones)))
-            if request.prompt_text
-            else math.nan
-            for request, tokens in zip(requests, prompts, strict=True)
-        ]
-        padded = torch.nn.utils.rnn.pad_sequence(phones, batch_first=True).to(self.device)
-        speeds = torch.tensor([request.speed for request in requests], device=self.device)
-        log_rates = torch.tensor(rates, device=self.device)
-        durations = self.model.predict_durations(padded, log_rates, speeds).cpu()
+        phones = [self.phone_ids(request.text) for request in requests]
+        rates = [self.speaking_rate(request, tokens)
+                 for request, tokens in zip(requests, prompts, strict=True)]
+        durations = self.durations(phones, rates, [request.speed for request in requests])
         streams = [prompt.streams() for prompt in prompts]
         items = [inference_item(ids, durations[i, : ids.numel()], prompt, rate, self.layout.mask_ids)
                  for i, (prompt, ids, rate) in enumerate(zip(streams, phones, rates, strict=True))]
         return PlannedBatch(items, collate_flow_items(items, self.layout.mask_ids).to(self.device))
 
-    def sample(self, planned: PlannedBatch, sampler: Sampler = None, seed: int = 0) -> list[FactorizedTokens]:
+    def sample(self, planned: PlannedBatch, sampler: Sampler = None,
+               seed: int | Sequence[int] = 0) -> list[FactorizedTokens]:
         """The tokens of each utterance's generated frames, by the bundle's default sampler (None),
         the uniform grid of a `SamplerConfig`, any `SamplingSchedule`, or a fitted schedule of the
-        bundle by name."""
-        generator = torch.Generator(self.device).manual_seed(seed)
+        bundle by name. One seed for the batch, or one per utterance (its sample then does not
+        depend on what it is batched with)."""
+        if isinstance(seed, int):
+            generator = torch.Generator(self.device).manual_seed(seed)
+        else:
+            generator = [torch.Generator(self.device).manual_seed(item) for item in seed]
         return sample_planned(self.logits, planned, self.bundle.schedule(sampler), self.layout.mask_ids,
                               generator)
 
@@ -123,7 +151,7 @@ class Synthesizer:
         return self.tokenizer.decode_batch(tokens)
 
     def synthesize_batch(
-        self, requests: list[SynthesisRequest], sampler: Sampler = None, seed: int = 0,
+        self, requests: list[SynthesisRequest], sampler: Sampler = None, seed: int | Sequence[int] = 0,
     ) -> list[torch.Tensor]:
         planned = self.plan(requests, self.encode_prompts(requests))
         return self.decode(self.sample(planned, sampler, seed))

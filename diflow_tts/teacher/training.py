@@ -167,7 +167,8 @@ class TeacherTrainingTask:
             )
 
     def _bundle_config(self) -> BundleConfig:
-        return BundleConfig(self.config.model, self.layout, "teacher", self.config.path, self.config.sampler)
+        return BundleConfig(self.config.model, self.layout, "teacher", self.config.path, self.config.sampler,
+                            self.config.data.max_utterance_frames)
 
     def batch_plan(self) -> BatchPlan:
         data = self.config.data
