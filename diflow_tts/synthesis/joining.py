@@ -17,9 +17,8 @@ FADE_SECONDS = 0.05
 
 def crossfade_join(wavs: list[torch.Tensor], sample_rate: int,
                    fade_seconds: float = FADE_SECONDS) -> torch.Tensor:
-    """One waveform from ``wavs`` (each trimmed at its edges) with equal-power cross-fades."""
-    if len(wavs) == 1:
-        return wavs[0]
+    """One waveform from ``wavs`` (each trimmed at its edges, a single one too, so one text
+    spoken in one or in several chunks keeps the same edges) with equal-power cross-fades."""
     pieces = [trim_edges(wav, sample_rate) for wav in wavs]
     out = pieces[0]
     for piece in pieces[1:]:
