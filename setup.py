@@ -34,7 +34,8 @@ setup(
         "eval": ["jiwer>=3", "pesq>=0.0.4", "pystoi>=0.4", "pocketsphinx>=5", "resemblyzer>=0.1.4",
                  "setuptools<81", "distillmos>=0.9", "speechmos>=0.0.1", "onnxruntime>=1.16", "requests",
                  "matplotlib>=3.7"],
-        "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5", "import-linter>=2"],
+        # playwright drives Debian's chromium in the demo's browser test (no browser download)
+        "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5", "import-linter>=2", "playwright>=1.50"],
     },
     entry_points={"console_scripts": ["diflow-tts=diflow_tts.cli:main"]},
 )

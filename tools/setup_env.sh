@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything diflow-tts needs on a machine that has only Python 3.11:
 # Debian's espeak-ng (when missing), a virtual environment ($DIFLOW_VENV, default .venv) and the
-# package with the extras in $DIFLOW_EXTRAS (default: dev,eval), every dependency at the exact
+# package with the extras in $DIFLOW_EXTRAS (default: dev,eval,demo), every dependency at the exact
 # version pinned in constraints.txt (regenerate with tools/lock_deps.sh). It ends with a smoke
 # check of every runtime dependency (python -m diflow_tts.dependencies), which names a broken
-# package and the fix in one line. A re-run with nothing changed takes a few seconds.
+# package and the fix in one line. With the dev extra it also installs Debian's chromium, which
+# the demo's browser test drives through playwright. A re-run with nothing changed takes a few
+# seconds.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-extras=${DIFLOW_EXTRAS:-dev,eval}
+extras=${DIFLOW_EXTRAS:-dev,eval,demo}
 venv=${DIFLOW_VENV:-$root/.venv}
 constraints=$root/constraints.txt
 
-if ! command -v espeak-ng >/dev/null 2>&1; then
-  echo "setup: installing espeak-ng (Debian package)" >&2
+packages=()
+command -v espeak-ng >/dev/null 2>&1 || packages+=(espeak-ng)
+if [[ ",$extras," == *,dev,* ]] && ! command -v chromium >/dev/null 2>&1; then packages+=(chromium); fi
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "setup: installing ${packages[*]} (Debian packages)" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq espeak-ng >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
 if [ ! -x "$venv/bin/python" ]; then

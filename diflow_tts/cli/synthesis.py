@@ -77,6 +77,18 @@ def cmd_doctor(args: argparse.Namespace) -> None:
         raise ValueError(f"{len(report['problems'])} problem(s): " + "; ".join(report["problems"]))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    try:
+        import gradio  # noqa: F401
+    except ImportError as error:
+        raise ValueError("the demo needs gradio: pip install -e '.[demo]' (tools/setup_env.sh installs "
+                         "it)") from error
+    from diflow_tts.demo.app import DemoLimits, launch
+
+    launch(args.model, args.host, args.port, args.device,
+           DemoLimits(concurrency=args.concurrency, queue_size=args.queue_size))
+
+
 def register(command: Command) -> None:
     sub = command("synthesize", cmd_synthesize,
                   "zero-shot synthesis with a trained model bundle: one text (long text is spoken in "
@@ -113,3 +125,12 @@ def register(command: Command) -> None:
                   "what this machine and a model bundle can do: versions, espeak-ng, CUDA, the "
                   "bundle's files")
     sub.add_argument("--model", help="model folder to check")
+
+    sub = command("demo", cmd_demo, "the gradio voice-cloning demo for a model bundle (extra 'demo')")
+    sub.add_argument("--model", required=True, help="model folder (OUT/model of 'diflow-tts train')")
+    sub.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
+    sub.add_argument("--port", type=int, default=7860)
+    sub.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
+    sub.add_argument("--concurrency", type=int, default=1, help="syntheses at once")
+    sub.add_argument("--queue-size", type=int, default=16,
+                     help="waiting requests before visitors are turned away")

@@ -1,0 +1,1 @@
+"""The gradio voice-cloning demo (`diflow-tts demo --model DIR`, extra `demo`)."""
