@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from diflow_tts.align.listen import PhoneListener
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, audio_info, load_audio, resample, save_audio
 from diflow_tts.flow.schedule import SamplingSchedule
+from diflow_tts.model.batch import prompt_log_rate
 from diflow_tts.synthesis.joining import crossfade_join
 from diflow_tts.synthesis.reference import prepare_reference
 from diflow_tts.synthesis.synthesizer import SynthesisRequest, Synthesizer
@@ -116,6 +118,17 @@ class DiFlowTTS:
     def __init__(self, synthesizer: Synthesizer):
         self.synthesizer = synthesizer
         self.bundle = synthesizer.bundle
+        self._listener: PhoneListener | None = None
+
+    def _heard_log_rate(self, wav: torch.Tensor, frames: int) -> float:
+        """The speaking rate of a reference without its text, from the phones the bundled
+        recognizer hears (NaN when the bundle has none, or it hears nothing)."""
+        if self.bundle.aligner_dir is None:
+            return math.nan
+        if self._listener is None:
+            self._listener = PhoneListener(self.bundle.aligner_dir, self.synthesizer.device)
+        heard = len(self._listener(resample(wav, self.sample_rate, self._listener.sample_rate)))
+        return prompt_log_rate(frames, round(heard * self.bundle.config.phones_per_spoken_phone))
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | None = None,
@@ -138,8 +151,9 @@ class DiFlowTTS:
                       sample_rate: int | None = None) -> Voice:
         """A voice from a reference recording: a file, or an array with its ``sample_rate``.
 
-        With ``text`` (what the reference says) the speaking rate is cloned; when the reference
-        is cut to 10 s the text no longer matches and is dropped, with a warning.
+        With ``text`` (what the reference says) the speaking rate is cloned; without it (or when
+        the reference is cut to 10 s and its text dropped), from the phones the bundle's
+        recognizer hears, in bundles exported with one.
         """
         rate = self.sample_rate
         if isinstance(audio, (str, Path)):
@@ -170,8 +184,10 @@ class DiFlowTTS:
         if text:
             log_rate = self.synthesizer.speaking_rate(SynthesisRequest("", tokens, text), tokens)
         else:
-            log_rate = math.nan
-            warnings.append("no reference text: the speaking rate is the model's average, not the voice's")
+            log_rate = self._heard_log_rate(prepared.wav, tokens.num_frames)
+            if math.isnan(log_rate):
+                warnings.append("no reference text (and no aligner in the model bundle): the speaking "
+                                "rate is the model's average, not the voice's")
         for warning in warnings:
             log.warning("%s", warning)
         audio_out = prepared.wav.numpy().copy()

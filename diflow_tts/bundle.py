@@ -6,6 +6,9 @@
     tokenizer.yaml      codec and prosody settings of the tokens the model speaks
     codec/              the trained or fitted codec itself, when the tokens come from one
     samplers/NAME.json  fitted sampling schedules (e.g. LSD+), chosen by name at synthesis
+    aligner/            the phone recognizer (exported bundles): a reference's speaking rate
+                        without its text
+    README.md           the model card (exported bundles)
 
 A trained codec is copied in, so a bundle moved to another machine still decodes; the pretrained
 EnCodec is referenced (its weights come from the encodec package or a local folder).
@@ -45,6 +48,8 @@ PHONES_FILE = "tokens.txt"
 TOKENIZER_FILE = "tokenizer.yaml"
 CODEC_FOLDER = "codec"
 SAMPLERS_FOLDER = "samplers"
+ALIGNER_FOLDER = "aligner"
+CARD_FILE = "README.md"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class BundleConfig:
     path: MaskPathConfig = field(default_factory=MaskPathConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     max_frames: int = 1_500
+    phones_per_spoken_phone: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,12 @@ class ModelBundle:
         explicit value always wins, an option left unset follows the model."""
         return replace(self.config.sampler, **{key: value for key, value in overrides.items()
                                                if value is not None})
+
+    @property
+    def aligner_dir(self) -> Path | None:
+        """The bundled phone recognizer, when the bundle was exported with one."""
+        folder = self.folder / ALIGNER_FOLDER
+        return folder if folder.is_dir() and self.config.phones_per_spoken_phone else None
 
     def fitted_samplers(self) -> list[str]:
         return sorted(file.stem for file in (self.folder / SAMPLERS_FOLDER).glob("*.json"))

@@ -8,7 +8,7 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINE
 
 # General
 stage=0                # first stage to run
-stop_stage=9           # last stage to run
+stop_stage=10          # last stage to run
 corpus=mini            # mini (synthetic, espeak-ng) or libritts (OpenSLR 60) or libritts_r (141)
 download_dir=download  # corpora go here
 data_dir=data          # Kaldi data dirs
@@ -62,6 +62,8 @@ Stages:
      -> ${exp_dir}/teacher/synth/test_<N>steps/*.wav
   9  evaluation: every judge on each synthesis and on the recordings (the ceiling)
      -> ${exp_dir}/teacher/eval/test/{summary.md,summary.json,items.jsonl,plots/}
+  10 export: the model with the aligner, its phone ratio and a model card -> ${exp_dir}/export/model
+     (what the Python API, diflow-tts synthesize and diflow-tts demo load)
 Options (default in brackets):
   --stage ($stage) --stop_stage ($stop_stage) --corpus ($corpus) --device ($device) --ngpu ($ngpu)
   --nj ($nj) --download_dir ($download_dir) --data_dir ($data_dir) --dump_dir ($dump_dir) --exp_dir ($exp_dir)
@@ -209,5 +211,11 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   diflow-tts evaluate --list "$synth_root/test.list" --wav-dir "${wav_dirs[@]}" --labels "${labels[@]}" \
     --out "$exp_dir/teacher/eval/test" --aligner "$exp_dir/aligner/aligner" --device "$device" \
     ${eval_judges:+--judges $eval_judges} --title "Teacher, test set"
+fi
+if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
+  log "Stage 10: self-contained model bundle -> $exp_dir/export/model"
+  report=(); [ -f "$exp_dir/teacher/eval/test/summary.md" ] && report=(--report "$exp_dir/teacher/eval/test/summary.md")
+  diflow-tts export --model "$exp_dir/teacher/model" --aligner "$exp_dir/aligner/aligner" \
+    --data "$data_dir/train" "${report[@]}" --out "$exp_dir/export/model"
 fi
 log "Finished stages $stage to $stop_stage"

@@ -1,6 +1,7 @@
 """The aligner (durations by CTC forced alignment) and the CLI path from phones to synthesized speech."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,22 @@ def test_train_synthesize_and_score_through_the_cli(pipeline, tmp_path, capsys):
     assert truth.get("mcd_db") is None, "no reference metric for the reference against itself"
     assert main(["synthesize", "--model", str(model), "--text", "hello", "--prompt", rows[0][1],
                  "--out", str(tmp_path / "one.wav"), "--steps", "2", "--speed", "0"]) == 2
+
+    # stage 10: the exported bundle carries the aligner, so a reference's rate is heard without text
+    exported = tmp_path / "export" / "model"
+    assert main(["export", "--model", str(model), "--aligner", str(pipeline / "aligner" / "aligner"),
+                 "--data", str(data / "train"), "--report", str(tmp_path / "eval" / "summary.md"),
+                 "--out", str(exported)]) == 0
+    card = (exported / "README.md").read_text()
+    assert "phonemized utterances" in card and "PER (aligner)" in card
+    from diflow_tts.api import DiFlowTTS
+
+    tts = DiFlowTTS.from_pretrained(exported, device="cpu")
+    assert 1.0 < tts.bundle.config.phones_per_spoken_phone < 2.0
+    heard = tts.prepare_voice(rows[0][1])
+    assert math.isfinite(heard.log_rate) and not any("no reference text" in w for w in heard.warnings)
+    assert main(["export", "--model", str(model), "--aligner", str(pipeline / "aligner" / "aligner"),
+                 "--out", str(tmp_path / "nope")]) == 2
 
 
 def test_resynthesized_copy_trains_a_judge_beside_the_recordings(pipeline):

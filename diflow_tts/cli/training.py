@@ -51,6 +51,12 @@ def cmd_train(args: argparse.Namespace) -> None:
                   valid_data_dir=args.valid_data, valid_token_dir=args.valid_tokens)
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from diflow_tts.export import export_bundle
+
+    print(export_bundle(args.model, args.out, args.aligner, args.data, args.report))
+
+
 def register(command: Command) -> None:
     sub = command("train-codec", cmd_train_codec,
                   "train an EnCodec-architecture codec (resumes from EXP_DIR/checkpoints; "
@@ -92,3 +98,12 @@ def register(command: Command) -> None:
     sub.add_argument("--config", help="YAML: model, optimizer, data, validation, loop")
     sub.add_argument("--out", required=True, help="experiment folder; the model goes to OUT/model")
     sub.add_argument("--device", default="auto")
+
+    sub = command("export", cmd_export,
+                  "a self-contained model bundle: the model folder plus the aligner (speaking rate of "
+                  "references without text), the measured phone ratio and a model card")
+    sub.add_argument("--model", required=True, help="model folder (OUT/model of 'diflow-tts train')")
+    sub.add_argument("--out", required=True, help="bundle folder to write")
+    sub.add_argument("--aligner", help="aligner folder (OUT/aligner of train-aligner)")
+    sub.add_argument("--data", help="phonemized training data dir (the phone ratio; needed with --aligner)")
+    sub.add_argument("--report", help="an evaluation summary.md for the model card")

@@ -9,6 +9,7 @@ Codecs trained by this toolkit are EncodecModels of their own size (`codec/folde
 The checkpoint is read with ``weights_only=True``: loading never unpickles arbitrary objects.
 """
 
+import functools
 from pathlib import Path
 
 import torch
@@ -70,12 +71,10 @@ class EncodecBackend(CodecBackend):
     def random_24khz(cls, bandwidth: float = 6.0) -> "EncodecBackend":
         """The 24 kHz architecture with random weights: always the same ones (a fixed seed), so
         a resumed tokenization never mixes codes of two different random codecs."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        with torch.random.fork_rng(devices=[]):  # building draws numbers: leave the caller's alone
             model = _encodec_24khz(bandwidth)
-            initialize_for_training(model)
-            _seed_codebooks(model)
-            return cls(model)
+        model.load_state_dict(_random_weights(bandwidth))
+        return cls(model)
 
     @torch.inference_mode()
     def encode(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,6 +102,18 @@ def _encodec_24khz(bandwidth: float):
         model = EncodecModel.encodec_model_24khz(pretrained=False)
     model.set_target_bandwidth(bandwidth)
     return model
+
+
+@functools.cache
+def _random_weights(bandwidth: float) -> dict[str, torch.Tensor]:
+    """The random codec's weights, made once per process (seeding its codebooks runs its
+    encoder over 15 s of noise)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_WEIGHTS_SEED)
+        model = _encodec_24khz(bandwidth)
+        initialize_for_training(model)
+        _seed_codebooks(model)
+    return {name: value.clone() for name, value in model.state_dict().items()}
 
 
 @torch.no_grad()

@@ -11,9 +11,8 @@ from pathlib import Path
 import torch
 import torchaudio
 
-from diflow_tts.align.features import LogMelFrames
-from diflow_tts.align.recognizer import load_recognizer
-from diflow_tts.align.training import greedy_phones, spoken_phones
+from diflow_tts.align.listen import PhoneListener
+from diflow_tts.align.training import spoken_phones
 from diflow_tts.eval.asr import ErrorCounts
 from diflow_tts.text.frontend import TextFrontend
 
@@ -24,19 +23,12 @@ class PhoneJudge:
     name = "aligner phone recognizer"
 
     def __init__(self, aligner_dir: str | Path, device: str = "cpu") -> None:
-        self.model, config, self.table = load_recognizer(aligner_dir, device)
-        self.sample_rate = config.features.sample_rate
-        self.features = LogMelFrames(config.features)
+        self.listener = PhoneListener(aligner_dir, device)
+        self.sample_rate, self.table = self.listener.sample_rate, self.listener.table
         self.frontend = TextFrontend()
-        self.device = device
 
-    @torch.no_grad()
     def error_counts(self, wav: torch.Tensor, text: str) -> ErrorCounts:
         """Edit distance in phones; ``wav`` is mono at `sample_rate`."""
         truth = spoken_phones(self.frontend.encode(text, self.table), self.table)
-        frames = self.features(wav)
-        lengths = torch.tensor([frames.shape[0]], device=self.device)
-        log_probs = self.model(frames[None].to(self.device), lengths)[0]
-        recognized = greedy_phones(log_probs, frames.shape[0])
-        return ErrorCounts(torchaudio.functional.edit_distance(truth, recognized), len(truth))
+        return ErrorCounts(torchaudio.functional.edit_distance(truth, self.listener(wav)), len(truth))
 
