@@ -95,3 +95,49 @@ def test_synthesize_a_text_file_with_its_seed_in_a_sidecar_and_doctor(random_bun
     assert report["bundle"]["kind"] == "teacher" and not report["problems"]
     assert main(["doctor", "--model", str(tmp_path / "nowhere")]) == 2
     assert "model bundle" in capsys.readouterr().err
+
+
+def test_a_jsonl_batch_writes_one_file_per_line_and_a_summary(random_bundle, tmp_path, capsys):
+    import json
+
+    from diflow_tts.audio import save_audio
+    from tests.conftest import speech_like
+
+    save_audio(tmp_path / "ref.wav", speech_like(4.0), 24_000)
+    lines = [{"id": "a", "text": "The first line.", "prompt": str(tmp_path / "ref.wav"), "seed": 3},
+             {"id": "b", "text": "The second line, a bit longer.", "prompt": str(tmp_path / "ref.wav")}]
+    (tmp_path / "batch.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "out"
+    assert main(["synthesize", "--model", str(random_bundle), "--jsonl", str(tmp_path / "batch.jsonl"),
+                 "--out", str(out), "--steps", "1", "--device", "cpu"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["id"] for row in summary] == ["a", "b"] and summary[0]["seed"] == 3
+    assert (out / "a.wav").is_file() and (out / "b.json").is_file()
+    (tmp_path / "bad.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    assert main(["synthesize", "--model", str(random_bundle), "--jsonl", str(tmp_path / "bad.jsonl"),
+                 "--out", str(out), "--device", "cpu"]) == 2
+    assert "bad.jsonl:1 needs the string field(s) ['prompt']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--text": ""}, "give --text"),
+    ({"--text": "?!"}, "nothing pronounceable"),
+    ({"--steps": "0"}, "steps must be 1 to 1024"),
+    ({"--guidance": "nan"}, "finite"),
+    ({"--speed": "0"}, "speed must be"),
+    ({"--prompt": "missing.wav"}, "does not exist"),
+    ({"--out": "no/such/folder/out.wav"}, "does not exist"),
+    ({"--out": "."}, "is a folder"),
+    ({"--model": "no-model-here"}, "does not exist"),
+])
+def test_bad_synthesis_inputs_through_the_cli(random_bundle, tmp_path, capsys, monkeypatch, change, message):
+    from diflow_tts.audio import save_audio
+    from tests.conftest import speech_like
+
+    monkeypatch.chdir(tmp_path)
+    save_audio(tmp_path / "ref.wav", speech_like(4.0), 24_000)
+    options = {"--model": str(random_bundle), "--text": "Hello there.", "--prompt": "ref.wav",
+               "--out": "out.wav", "--steps": "1", "--device": "cpu", **change}
+    assert main(["synthesize", *[part for pair in options.items() for part in pair]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -131,3 +131,22 @@ def test_a_real_browser_clones_a_voice(served, reference, tmp_path):
         finally:
             browser.close()
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"reference": "silent"}, "is silent"),
+    ({"text": "word " * 500}, "speaks up to 2000"),
+    ({"speed": 0.0}, "less than minimum value 0.5"),  # the slider's own bound, checked by gradio
+])
+def test_visitor_mistakes_are_one_clear_error(served, reference, tmp_path, change, message):
+    silent = tmp_path / "silent.wav"
+    save_audio(silent, speech_like(4.0) * 0, 24_000)
+    request = list(_request(reference))
+    if change.get("reference") == "silent":
+        request[0] = gradio_client.handle_file(str(silent))
+    if "text" in change:
+        request[2] = change["text"]
+    if "speed" in change:
+        request[7] = change["speed"]
+    with pytest.raises(Exception, match=message):
+        gradio_client.Client(served, verbose=False).predict(*request, api_name="/synthesize")

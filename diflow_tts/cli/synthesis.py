@@ -27,6 +27,9 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     if args.list:
         _synthesize_list(args, options)
         return
+    if args.jsonl:
+        _synthesize_jsonl(args, options)
+        return
     if not ((args.text or args.text_file) and args.prompt):
         raise ValueError("give --text (or --text-file) and --prompt (one utterance), or --list (a file of "
                          "utterances)")
@@ -41,6 +44,56 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     path = result.save(args.out, sidecar=True)
     log.info("wrote %s (%.1f s, %d chunk(s), seed %d, RTF %.2f; metadata in %s)", path, result.seconds,
              len(result.chunks), result.seed, result.rtf, path.with_suffix(".json").name)
+
+
+def _synthesize_jsonl(args: argparse.Namespace, options: dict) -> None:
+    """One wav (and its metadata) per JSON line, through the API in batches; a summary.json."""
+    from diflow_tts.api import BatchItem, DiFlowTTS
+    from diflow_tts.atomic import write_text_atomic
+
+    requests = _read_jsonl(args.jsonl)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tts = DiFlowTTS.from_pretrained(args.model, _device(args.device), args.compile, args.encodec_dir)
+    voices = {}
+    for request in requests:  # one voice per distinct reference, prepared once
+        key = (request["prompt"], request.get("prompt_text"))
+        if key not in voices:
+            voices[key] = tts.prepare_voice(*key)
+    items = [BatchItem(request["text"], voices[(request["prompt"], request.get("prompt_text"))],
+                       request.get("seed", args.seed), request.get("speed", args.speed))
+             for request in requests]
+    results = tts.synthesize_batch(items, sampler=args.sampler, batch_size=args.batch_size, **options)
+    summary = []
+    for request, result in zip(requests, results, strict=True):
+        path = result.save(out / f"{request['id']}.wav", sidecar=True)
+        summary.append({"id": request["id"], "wav": path.name, **result.metadata()})
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log.info("%s: wrote %d file(s) and summary.json", out, len(results))
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    """Lines of {"id", "text", "prompt", optional "prompt_text", "seed", "speed"}."""
+    requests = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number} is not JSON ({error})") from error
+        if not isinstance(request, dict):
+            raise ValueError(f"{path}:{number} is not a JSON object")
+        missing = [key for key in ("id", "text", "prompt") if not isinstance(request.get(key), str)]
+        if missing:
+            raise ValueError(f"{path}:{number} needs the string field(s) {missing}")
+        requests.append(request)
+    ids = [request["id"] for request in requests]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path}: ids repeat; each line writes <id>.wav, so give each its own")
+    if not requests:
+        raise ValueError(f"{path} holds no requests")
+    return requests
 
 
 def _read_text_file(path: str) -> str:
@@ -100,8 +153,11 @@ def register(command: Command) -> None:
     sub.add_argument("--prompt-text", help="what the reference says (clones its speaking rate)")
     sub.add_argument("--list", help="test list of 'uttid|prompt_path|text|reference_path|prompt_text' lines "
                      "(make-test-list); the last two fields are optional")
+    sub.add_argument("--jsonl", help="batch of JSON lines {\"id\", \"text\", \"prompt\", optional "
+                     "\"prompt_text\", \"seed\", \"speed\"}: OUT/<id>.wav and .json each, and "
+                     "OUT/summary.json")
     sub.add_argument("--out", required=True, help="output wav, with its metadata as OUT.json (one text), "
-                     "or folder (--list)")
+                     "or folder (--list, --jsonl)")
     sampler = sub.add_argument_group("sampler (unset options follow the model's own defaults)")
     sampler.add_argument("--steps", type=int)
     sampler.add_argument("--temperature", type=float)
