@@ -5,6 +5,7 @@ dataclass, every key must be one of its fields, and values are checked against t
 """
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -44,7 +45,9 @@ def _check_value(value: Any, kind: Any, where: str) -> Any:
         (item_kind, *_) = typing.get_args(kind) or (Any,)
         items = [_check_value(item, item_kind, f"{where}[{i}]") for i, item in enumerate(value)]
         return tuple(items) if origin is tuple else items
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if kind is Any or (isinstance(kind, type) and isinstance(value, kind)
                        and not (kind is int and isinstance(value, bool))):
@@ -68,7 +71,10 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys are {sorted(fields)}")
     values = {key: _check_value(value, hints[key], f"{where}.{key}") for key, value in data.items()}
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigError as error:  # a range check of the section itself: say where
+        raise ConfigError(f"{where}: {error}") from error
 
 
 def load_config(path: str | Path, cls: type[T]) -> T:
@@ -80,6 +86,9 @@ def load_config(path: str | Path, cls: type[T]) -> T:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+    if data is None:
+        raise ConfigError(f"config file {path} is empty: write the settings to change, or leave the "
+                          "config out to use every default")
     return from_dict(cls, data, where=str(path))
 
 

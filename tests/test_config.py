@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from diflow_tts.config import ConfigError, load_config, save_config
@@ -38,3 +40,30 @@ def test_int_is_accepted_for_float_and_none_for_optional(tmp_path):
     path.write_text("codec:\n  bandwidth: 12\n  local_dir: null\n")
     config = load_config(path, TokenizerConfig)
     assert config.codec.bandwidth == 12.0 and isinstance(config.codec.bandwidth, float)
+
+
+def test_values_out_of_range_and_empty_files_are_named(tmp_path):
+    from diflow_tts.config import ConfigError, load_config
+    from diflow_tts.teacher.training import TeacherTrainConfig
+
+    cases = {"loop:\n  max_steps: -5\n": "config.yaml.loop: loop settings out of range (max_steps: -5)",
+             "optimizer:\n  learning_rate: .nan\n": "optimizer.learning_rate: expected a finite number",
+             "optimizer:\n  grad_clip: .inf\n": "optimizer.grad_clip: expected a finite number",
+             "": "is empty"}
+    for text, message in cases.items():
+        (tmp_path / "config.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(tmp_path / "config.yaml", TeacherTrainConfig)
+
+
+def test_recipe_options_are_declared_and_integers_are_integers():
+    import subprocess
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[1] / "egs" / "mini_libritts" / "run.sh"
+    for options, message in ((["--stage", "abc"], "option --stage takes an integer (default 0), got 'abc'"),
+                             (["--stop_stage=2.5"], "option --stop_stage takes an integer"),
+                             (["--HOME", "/tmp"], "unknown option --HOME"),
+                             (["--stage"], "option --stage needs a value")):
+        result = subprocess.run(["bash", str(run), *options], capture_output=True, text=True)
+        assert result.returncode == 2 and message in result.stderr, (options, result.stderr)

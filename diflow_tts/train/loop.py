@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from diflow_tts.config import ConfigError
 from diflow_tts.train.batch_order import BatchPlan, ResumableBatchSampler
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.distributed import DistributedContext, barrier
@@ -39,6 +40,15 @@ class LoopConfig:
     seed: int = 0
     num_workers: int = 2
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+
+    def __post_init__(self) -> None:
+        positive = ("max_steps", "checkpoint_every", "keep_checkpoints", "log_every", "validate_every")
+        wrong = [f"{name}: {getattr(self, name)}" for name in positive if getattr(self, name) < 1]
+        if self.num_workers < 0:
+            wrong.append(f"num_workers: {self.num_workers}")
+        if wrong:
+            raise ConfigError(f"loop settings out of range ({', '.join(wrong)}): steps and intervals "
+                              "must be at least 1, num_workers at least 0")
 
 
 class TrainTask(Protocol):
