@@ -197,3 +197,8 @@ def _write(path, data: bytes):
 def _save(path, wav):
     save_audio(path, wav, 24_000)
     return path
+
+
+def test_a_minute_long_reference_is_cut_to_ten_seconds_at_a_pause(tts):
+    voice = tts.prepare_voice(speech_like(60.0, pause_at=8.0).numpy(), sample_rate=24_000, text="Long.")
+    assert 7.8 < voice.seconds <= 8.6 and voice.text is None

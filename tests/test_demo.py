@@ -150,3 +150,14 @@ def test_visitor_mistakes_are_one_clear_error(served, reference, tmp_path, chang
         request[7] = change["speed"]
     with pytest.raises(Exception, match=message):
         gradio_client.Client(served, verbose=False).predict(*request, api_name="/synthesize")
+
+
+def test_uploads_over_the_size_limit_are_refused(tts, reference):
+    from diflow_tts.demo.app import DemoLimits
+
+    demo, url = _serve(tts, DemoLimits(max_file_size="50kb"))  # the 4 s reference is 192 kB
+    try:
+        with pytest.raises(Exception, match="exceeds the maximum file size of 51200 bytes"):
+            gradio_client.Client(url, verbose=False).predict(*_request(reference), api_name="/synthesize")
+    finally:
+        demo.close()
