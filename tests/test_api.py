@@ -202,3 +202,19 @@ def _save(path, wav):
 def test_a_minute_long_reference_is_cut_to_ten_seconds_at_a_pause(tts):
     voice = tts.prepare_voice(speech_like(60.0, pause_at=8.0).numpy(), sample_rate=24_000, text="Long.")
     assert 7.8 < voice.seconds <= 8.6 and voice.text is None
+
+
+def test_truncated_and_nan_files_give_a_voice_or_one_clear_error(tts, tmp_path):
+    import soundfile
+
+    whole = _save(tmp_path / "whole.wav", speech_like(4.0))
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(whole.read_bytes()[: 44 + 2 * 24_000 * 2])  # the header promises 4 s, 2 s remain
+    voice = tts.prepare_voice(truncated)
+    assert 1.5 < voice.seconds < 2.2, "what the file holds is used"
+    nan = tmp_path / "nan.wav"
+    samples = speech_like(4.0).numpy()
+    samples[100] = np.nan
+    soundfile.write(nan, samples, 24_000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        tts.prepare_voice(nan)
