@@ -141,3 +141,10 @@ def test_bad_synthesis_inputs_through_the_cli(random_bundle, tmp_path, capsys, m
     assert main(["synthesize", *[part for pair in options.items() for part in pair]]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_prepare_libritts_onto_an_existing_file_is_one_error(mini_corpus, tmp_path, capsys):
+    (tmp_path / "taken").write_text("not a folder")
+    assert main(["prepare-libritts", "--root", str(mini_corpus), "--subsets", "test-clean",
+                 "--out", str(tmp_path / "taken")]) == 2
+    assert "is an existing file: give a folder path for --out" in capsys.readouterr().err

@@ -61,3 +61,11 @@ def test_normalize_is_idempotent_on_its_output():
     once = normalize_text(text)
     assert normalize_text(once) == once
     assert not any(ch.isdigit() for ch in once)
+
+
+def test_terminal_escape_sequences_are_removed_not_read_out():
+    from diflow_tts.text.normalize import normalize_text
+
+    spoken = normalize_text("\x1b[31mRed alert\x1b[0m now.\x1b[1;32m Go\x1b[0m!")
+    assert "31" not in spoken and "thirty" not in spoken and "[" not in spoken
+    assert spoken == normalize_text("Red alert now. Go!")

@@ -67,6 +67,8 @@ class DataDir:
 
     def write(self, path: str | Path) -> None:
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise DataDirError(f"data dir {path} is an existing file: give a folder path for --out")
         path.mkdir(parents=True, exist_ok=True)
         for name, table in (("text", self.text), ("utt2spk", self.utt2spk),
                             ("spk2utt", self.spk2utt), *self.extra.items(), ("wav.scp", self.wav_scp)):

@@ -113,7 +113,13 @@ def _expand_numbers(text: str) -> str:
     return _INTEGER_RE.sub(lambda m: f" {numbers.cardinal(int(m.group(0)))} ", text)
 
 
+# Terminal escape sequences (colours, cursor moves) pasted with a text: ESC [ ... final letter, or
+# ESC and one character. Removed whole, so "\x1b[31m" is not read out as "thirty-one m".
+_ANSI_ESCAPE_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
 def _strip_controls(text: str) -> str:
+    text = _ANSI_ESCAPE_RE.sub("", text)
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
 
 
