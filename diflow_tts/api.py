@@ -25,12 +25,12 @@ import torch
 
 from diflow_tts.align.listen import PhoneListener
 from diflow_tts.atomic import write_text_atomic
-from diflow_tts.audio import AudioError, audio_info, load_audio, resample, save_audio
+from diflow_tts.audio import audio_info, load_audio, resample, save_audio
 from diflow_tts.flow.schedule import SamplingSchedule
 from diflow_tts.model.batch import prompt_log_rate
 from diflow_tts.synthesis.joining import crossfade_join
 from diflow_tts.synthesis.reference import prepare_reference
-from diflow_tts.synthesis.synthesizer import SynthesisRequest, Synthesizer
+from diflow_tts.synthesis.synthesizer import SynthesisRequest, Synthesizer, pick_device
 from diflow_tts.text.chunking import split_text
 from diflow_tts.text.frontend import check_text
 from diflow_tts.tokens.tokenizer import FactorizedTokens
@@ -136,7 +136,7 @@ class DiFlowTTS:
         """Load a model bundle (the `model` folder a recipe exports). ``device`` None picks CUDA
         when present, and says which."""
         if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = pick_device(None)
             log.info("DiFlowTTS on %s", torch.cuda.get_device_name(0) if device == "cuda" else "the CPU")
         if not Path(model_dir).is_dir():
             raise FileNotFoundError(f"model folder {model_dir} does not exist: give the 'model' folder a "
@@ -169,8 +169,6 @@ class DiFlowTTS:
             if array.dim() != 1:
                 raise TTSInputError("reference audio must be mono or stereo samples, got shape "
                                     f"{tuple(array.shape)}")
-            if not torch.isfinite(array).all():
-                raise AudioError("reference array contains NaN or infinite samples: fix the recording")
             source_rate, name = sample_rate, "array"
             wav = resample(array, sample_rate, rate)
         prepared = prepare_reference(wav, rate, source_rate, name)
@@ -211,9 +209,8 @@ class DiFlowTTS:
             raise TTSInputError(str(error)) from error
         if given:
             raise TTSInputError(f"sampler {sampler!r} is fitted: leave out {sorted(given)}")
-        name = sampler if steps is None else f"{sampler}{steps}"
         try:
-            return self.bundle.schedule(name)
+            return self.bundle.fitted_schedule(sampler, steps)
         except ValueError as error:
             raise SamplerNotFittedError(str(error)) from error
 

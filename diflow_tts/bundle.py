@@ -131,12 +131,18 @@ class ModelBundle:
         if isinstance(sampler, SamplingSchedule):
             return sampler
         if isinstance(sampler, str):
-            file = self.folder / SAMPLERS_FOLDER / f"{sampler}.json"
-            if not file.is_file():
-                raise ValueError(f"model {self.folder} has no fitted sampler {sampler!r} "
-                                 f"(it has: {self.fitted_samplers() or 'none'}); fit one first")
-            return SamplingSchedule.load(file)
+            return self.fitted_schedule(sampler)
         return SamplingSchedule.uniform(self.path, sampler or self.config.sampler)
+
+    def fitted_schedule(self, name: str, steps: int | None = None) -> SamplingSchedule:
+        """A fitted schedule saved in the bundle: ``name`` itself, or with ``steps`` the family
+        member ``f"{name}{steps}"`` (``"lsd", 4`` reads samplers/lsd4.json)."""
+        name = name if steps is None else f"{name}{steps}"
+        file = self.folder / SAMPLERS_FOLDER / f"{name}.json"
+        if not file.is_file():
+            raise ValueError(f"model {self.folder} has no fitted sampler {name!r} "
+                             f"(it has: {self.fitted_samplers() or 'none'}); fit one first")
+        return SamplingSchedule.load(file)
 
 
 def save_bundle(

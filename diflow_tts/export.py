@@ -17,18 +17,20 @@ from pathlib import Path
 
 import yaml
 
+from diflow_tts.align.training import spoken_phones
 from diflow_tts.atomic import atomic_folder
 from diflow_tts.bundle import ALIGNER_FOLDER, CARD_FILE, CONFIG_FILE, load_bundle
 from diflow_tts.config import save_config
 from diflow_tts.data.phones import read_phones
-from diflow_tts.text.phone_table import WORD_BOUNDARY
+from diflow_tts.text.phone_table import PhoneTable
 
 
-def phones_per_spoken_phone(data_dir: str | Path) -> float:
-    """Phone symbols per non-word-boundary symbol over a phonemized data dir."""
-    phones = read_phones(data_dir)
-    total = sum(len(sequence) for sequence in phones.values())
-    spoken = sum(phone != WORD_BOUNDARY for sequence in phones.values() for phone in sequence)
+def phones_per_spoken_phone(data_dir: str | Path, table: PhoneTable) -> float:
+    """Phone ids per phone the aligner is trained to hear (`spoken_phones`) over a phonemized
+    data dir."""
+    encoded = [table.encode(sequence) for sequence in read_phones(data_dir).values()]
+    total = sum(len(ids) for ids in encoded)
+    spoken = sum(len(spoken_phones(ids, table)) for ids in encoded)
     if not spoken:
         raise ValueError(f"{data_dir} has no phones: run 'diflow-tts phonemize' on it first")
     return total / spoken
@@ -77,7 +79,7 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path, aligner_dir: str |
         config = bundle.config
         if aligner_dir is not None:
             shutil.copytree(aligner_dir, staging / ALIGNER_FOLDER)
-            config = replace(config, phones_per_spoken_phone=phones_per_spoken_phone(data_dir))
+            config = replace(config, phones_per_spoken_phone=phones_per_spoken_phone(data_dir, bundle.phones))
         save_config(config, staging / CONFIG_FILE)
         card = model_card(bundle, _training_record(model_dir.parent), Path(data_dir) if data_dir else None,
                           Path(report) if report else None)

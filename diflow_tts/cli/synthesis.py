@@ -10,14 +10,6 @@ from diflow_tts.cli.common import Command, log
 SAMPLER_OPTIONS = ("steps", "temperature", "top_k", "top_p", "guidance", "confidence_ordered")
 
 
-def _device(name: str | None) -> str:
-    if name:
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def cmd_synthesize(args: argparse.Namespace) -> None:
     options = {name: getattr(args, name) for name in SAMPLER_OPTIONS}
     given = [name for name, value in options.items() if value is not None]
@@ -38,7 +30,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     text = args.text or _read_text_file(args.text_file)
     from diflow_tts.api import DiFlowTTS
 
-    tts = DiFlowTTS.from_pretrained(args.model, _device(args.device), args.compile, args.encodec_dir)
+    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir)
     voice = tts.prepare_voice(args.prompt, args.prompt_text)
     result = tts.synthesize(text, voice, sampler=args.sampler, seed=args.seed, speed=args.speed, **options)
     path = result.save(args.out, sidecar=True)
@@ -54,7 +46,7 @@ def _synthesize_jsonl(args: argparse.Namespace, options: dict) -> None:
     requests = _read_jsonl(args.jsonl)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tts = DiFlowTTS.from_pretrained(args.model, _device(args.device), args.compile, args.encodec_dir)
+    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir)
     voices = {}
     for request in requests:  # one voice per distinct reference, prepared once
         key = (request["prompt"], request.get("prompt_text"))
@@ -107,12 +99,12 @@ def _synthesize_list(args: argparse.Namespace, options: dict) -> None:
     from diflow_tts.data.test_list import read_test_list
     from diflow_tts.synthesis import Synthesizer
     from diflow_tts.synthesis.list_runner import ListOptions, synthesize_list
+    from diflow_tts.synthesis.synthesizer import pick_device
 
-    synthesizer = Synthesizer(args.model, _device(args.device), args.encodec_dir, args.compile)
+    synthesizer = Synthesizer(args.model, pick_device(args.device), args.encodec_dir, args.compile)
     bundle = synthesizer.bundle
     if args.sampler:
-        name = args.sampler if options["steps"] is None else f"{args.sampler}{options['steps']}"
-        schedule = bundle.schedule(name)
+        schedule = bundle.fitted_schedule(args.sampler, options["steps"])
     else:
         schedule = bundle.schedule(bundle.sampler_config(**options))
     seed = 0 if args.seed is None else args.seed  # a test list is reproducible by default

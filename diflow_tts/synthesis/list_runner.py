@@ -30,11 +30,10 @@ def synthesize_list(synthesizer: Synthesizer, items: Sequence[TestItem], out_dir
     """Write ``out_dir/<uttid>.wav`` for every item, skipping files that exist; appends timing
     lines to ``out_dir/TIMING_FILE``. Returns the number of files written now."""
     out_dir = Path(out_dir)
-    pending = [(index, item) for index, item in enumerate(items)
-               if not (out_dir / f"{item.uttid}.wav").is_file()]
     written = 0
     for start in range(0, len(items), options.batch_size):
-        chunk = [item for index, item in pending if start <= index < start + options.batch_size]
+        chunk = [item for item in items[start: start + options.batch_size]
+                 if not (out_dir / f"{item.uttid}.wav").is_file()]
         if not chunk:
             continue
         began = time.perf_counter()

@@ -40,6 +40,11 @@ class SynthesisRequest:
 Sampler = SamplerConfig | SamplingSchedule | str | None  # see `ModelBundle.schedule`
 
 
+def pick_device(name: str | None) -> str:
+    """``name``, or CUDA when present and the CPU otherwise."""
+    return name or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 @dataclass
 class PlannedBatch:
     """Requests made ready for the sampler: prompt tokens, durations and the padded flow batch."""
