@@ -93,11 +93,7 @@ class Result:
     def save(self, path: str | Path, sidecar: bool = False) -> Path:
         """Write the audio as a wav; with ``sidecar``, its metadata (seed, chunks, RTF) as
         PATH.json beside it."""
-        path = Path(path)
-        if path.is_dir():
-            raise TTSInputError(f"output {path} is a folder: give a file name such as {path / 'out.wav'}")
-        if not path.parent.is_dir():
-            raise TTSInputError(f"output folder {path.parent} does not exist: create it first")
+        path = check_output_file(path)
         save_audio(path, self.audio, self.sample_rate)
         if sidecar:
             write_text_atomic(path.with_suffix(".json"), json.dumps(self.metadata(), indent=2) + "\n")
@@ -234,11 +230,12 @@ class DiFlowTTS:
         """Several texts (each with its voice, seed and speed) in padded batches of chunks; each
         chunk draws from its own seeded generator, so an item's audio does not depend on what it
         is batched with."""
+        check_batch_size(batch_size)
         schedule = self.schedule(steps, sampler, **options)
         jobs: list[_Chunk] = []
         seeds = []
         for index, item in enumerate(items):
-            speed = _check_speed(item.speed)
+            speed = check_speed(item.speed)
             _check_text(item.text)
             seeds.append(secrets.randbelow(2**31) if item.seed is None else int(item.seed))
             for number, text in enumerate(self._chunks(item.text, item.voice, speed)):
@@ -247,6 +244,8 @@ class DiFlowTTS:
         began = time.perf_counter()
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start: start + batch_size]
+            if len(jobs) > batch_size:  # long text runs for minutes: say how far it is
+                log.info("synthesizing chunks %d-%d of %d", start + 1, start + len(batch), len(jobs))
             outputs = self.synthesizer.synthesize_batch([job.request for job in batch], schedule,
                                                         [job.seed for job in batch])
             for job, wav in zip(batch, outputs, strict=True):
@@ -292,7 +291,27 @@ class _Chunk:
     wav: torch.Tensor | None = None
 
 
-def _check_speed(speed: float) -> float:
+def check_output_file(path: str | Path) -> Path:
+    """``path`` as a wav file that can be written: not a folder, in a folder that exists. The CLI
+    asks before loading the model, so a wrong --out costs no synthesis."""
+    path = Path(path)
+    if path.is_dir():
+        raise TTSInputError(f"output {path} is a folder: give a file name such as {path / 'out.wav'}")
+    if not path.parent.is_dir():
+        raise TTSInputError(f"output folder {path.parent} does not exist: create it first")
+    return path
+
+
+def check_batch_size(batch_size: int) -> int:
+    """``batch_size``, or the error naming the allowed range (the CLI checks its --batch-size)."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise TTSInputError(f"batch size must be a whole number of at least 1, got {batch_size}")
+    return batch_size
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` as a float, or the error naming the allowed range (the CLI checks its --speed
+    with it before loading the model)."""
     if not (isinstance(speed, (int, float)) and math.isfinite(speed) and 0 < speed <= MAX_SPEED):
         raise TTSInputError(f"speed must be a number above 0 and at most {MAX_SPEED} (1 is the "
                             f"voice's own pace), got {speed}")

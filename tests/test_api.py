@@ -49,10 +49,16 @@ def test_a_long_reference_is_cut_at_a_pause_and_its_text_dropped(tts, tmp_path):
     assert any("reference text was dropped" in warning for warning in voice.warnings)
 
 
+def _white_noise(seconds: float) -> torch.Tensor:
+    return 0.1 * torch.randn(int(24_000 * seconds), generator=torch.Generator().manual_seed(0))
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda tmp: tmp / "missing.wav", "does not exist"),
     (lambda tmp: _write(tmp / "text.wav", b"just some text, not audio"), "cannot be read"),
     (lambda tmp: _save(tmp / "silence.wav", torch.zeros(24_000 * 5)), "is silent"),
+    (lambda tmp: _save(tmp / "noise.wav", _white_noise(5.0)),
+     "no voiced speech"),
     (lambda tmp: _save(tmp / "short.wav", speech_like(0.1)), "under 1.0 s"),
 ])
 def test_unusable_references_are_named_with_the_fix(tts, tmp_path, make, message):

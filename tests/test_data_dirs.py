@@ -43,7 +43,11 @@ def test_libritts_layout_to_kaldi_dir(libritts_root, tmp_path, caplog):
     data.write(out)
     checked = validate_data_dir(out)
     assert len(checked) == 5, "two subsets combined, corrupt/forked/untranscribed files skipped"
-    assert "unreadable audio" in caplog.text and "no transcript" in caplog.text
+    assert sorted(data.skipped) == ["84-121123-000002-000000", "84-121123-000003-000000"]
+    assert data.skipped["84-121123-000002-000000"].startswith("empty audio")
+    assert data.skipped["84-121123-000003-000000"].startswith("no transcript")
+    for utt, reason in data.skipped.items():
+        assert f"skipped {utt}: {reason}" in caplog.text
     utts = list(read_table(out / "wav.scp"))
     assert utts == sorted(utts) and utts[0] == "1001-7-000001-000000"
     assert read_table(out / "utt2spk")["84-121123-000001-000001"] == "84"

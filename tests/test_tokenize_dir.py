@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 
@@ -5,7 +7,7 @@ from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.data.libritts import scan_libritts
 from diflow_tts.tokens import tokenize_dir as tokenize_module
 from diflow_tts.tokens.shards import TokenShard
-from diflow_tts.tokens.tokenize_dir import tokenize_data_dir
+from diflow_tts.tokens.tokenize_dir import PROBLEMS_FILE, tokenize_data_dir
 from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer
 
 CONFIG = TokenizerConfig(codec=CodecConfig(weights="random"))
@@ -58,15 +60,21 @@ def test_finished_dir_is_skipped_and_other_settings_refused(data_dir, tmp_path):
         tokenize_data_dir(data_dir, out, other)
 
 
-def test_unreadable_audio_names_the_utterance(data_dir, tmp_path):
+def test_unreadable_audio_is_skipped_and_named(data_dir, tmp_path, caplog):
     wav_scp = data_dir / "wav.scp"
     first = wav_scp.read_text().splitlines()[0].split()[0]
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"garbage" * 50)
     lines = wav_scp.read_text().splitlines()
     wav_scp.write_text("\n".join([f"{first} {broken}", *lines[1:]]) + "\n")
-    with pytest.raises(ValueError, match=f"utterance {first}.*cannot be read"):
-        tokenize_data_dir(data_dir, tmp_path / "tokens", CONFIG)
+    caplog.set_level(logging.INFO, logger="diflow_tts")
+    out = tokenize_data_dir(data_dir, tmp_path / "tokens", CONFIG)
+    assert first not in TokenShard(out) and len(TokenShard(out)) == len(lines) - 1
+    rows = (out / PROBLEMS_FILE).read_text().splitlines()[1:]
+    assert len(rows) == 1, "the mini corpus's speech is neither silent, short nor noise-like"
+    assert rows[0].startswith(f"{first}\tskipped\tunreadable\t")
+    assert f"skipped {first} (unreadable): {broken}" in caplog.text
+    assert "1 skipped (unreadable 1)" in caplog.text
 
 
 def test_unfinished_token_dir_is_refused_on_read(tmp_path):

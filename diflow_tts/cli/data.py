@@ -26,21 +26,48 @@ def cmd_download_libritts(args: argparse.Namespace) -> None:
 
 
 def cmd_prepare_libritts(args: argparse.Namespace) -> None:
-    from diflow_tts.data.kaldi import validate_data_dir
+    from diflow_tts.data.kaldi import SKIPPED_FILE, validate_data_dir
     from diflow_tts.data.libritts import scan_libritts
 
     exclude = set(Path(args.exclude).read_text().split()) if args.exclude else None
     data = scan_libritts(args.root, args.subsets, text_kind=args.text_kind, exclude=exclude)
     data.write(args.out)
     validate_data_dir(args.out)
-    log.info("%s: %d utterances, %d speakers", args.out, len(data), len(data.spk2utt))
+    skipped = f"; {len(data.skipped)} skipped, all listed in {Path(args.out) / SKIPPED_FILE}" \
+        if data.skipped else ""
+    log.info("%s: %d utterances, %d speakers%s", args.out, len(data), len(data.spk2utt), skipped)
 
 
 def cmd_validate_data_dir(args: argparse.Namespace) -> None:
-    from diflow_tts.data.kaldi import validate_data_dir
+    """Tables first (a broken table is one error); then, unless skipped, every audio file, with a
+    line per unusable one (`<utt> <problem> <file> <detail>`, tab-separated), a summary, and
+    exit status 2 when any is unusable."""
+    from collections import Counter
 
-    data = validate_data_dir(args.data_dir, check_audio=not args.skip_audio_check)
-    print(f"{args.data_dir}: OK, {len(data)} utterances, {len(data.spk2utt)} speakers")
+    from diflow_tts.data.audio_check import check_wav_scp, count_by_problem
+    from diflow_tts.data.kaldi import DataDirError, validate_data_dir
+
+    data = validate_data_dir(args.data_dir, check_audio=False)
+    size = f"{len(data)} utterances, {len(data.spk2utt)} speakers"
+    if args.skip_audio_check:
+        print(f"{args.data_dir}: OK (audio not checked), {size}")
+        return
+    checks = check_wav_scp(data.wav_scp)
+    bad = {utt: check for utt, check in checks.items() if not check.ok}
+    for utt, check in bad.items():
+        print(f"{utt}\t{check.problem}\t{data.wav_scp[utt]}\t{check.detail}")
+    rates = Counter(check.sample_rate for check in checks.values() if check.sample_rate)
+    rates_text = "sample rates " + (", ".join(f"{rate} Hz x{n}" for rate, n in sorted(rates.items()))
+                                    or "none")
+    if not bad:
+        print(f"{args.data_dir}: OK, {size}; {rates_text}")
+        return
+    print(f"{args.data_dir}: {len(checks) - len(bad)} ok, {len(bad)} unusable "
+          f"({count_by_problem(check.problem for check in bad.values())}); {rates_text}")
+    raise DataDirError(
+        f"data dir {args.data_dir}: {len(bad)} of {len(checks)} audio files are unusable (listed above): "
+        "re-export them, or leave them out (prepare-libritts --exclude takes a file of their ids, the "
+        "first column above)")
 
 
 def cmd_phonemize(args: argparse.Namespace) -> None:
@@ -76,6 +103,7 @@ def cmd_make_test_list(args: argparse.Namespace) -> None:
 
 
 def register(command: Command) -> None:
+    from diflow_tts.data.audio_check import MIN_SECONDS, SILENCE_DBFS
     from diflow_tts.data.download import SUBSETS
 
     sub = command("make-mini-corpus", cmd_make_mini_corpus,
@@ -105,10 +133,21 @@ def register(command: Command) -> None:
     sub.add_argument("--out", required=True, help="data dir to write")
     sub.add_argument("--text-kind", choices=("normalized", "original"), default="normalized")
     sub.add_argument("--exclude", help="file listing utterance ids to leave out")
+    sub.epilog = ("Text comes from each utterance's .normalized.txt (or .original.txt), else from its line "
+                  "in the chapter's .trans.tsv. Utterances left out (no text, unusable audio, excluded) are "
+                  "named in the log and all listed, with the reason, in OUT/skipped_utterances.")
 
-    sub = command("validate-data-dir", cmd_validate_data_dir, "check a Kaldi data dir")
+    sub = command("validate-data-dir", cmd_validate_data_dir,
+                  "check a Kaldi data dir's tables and read every audio file")
+    sub.epilog = ("Each audio file is read once and may be: missing, empty (0 bytes), unreadable (not "
+                  "audio), no-samples, truncated (fewer samples than its header promises), non-finite "
+                  f"(NaN/inf), silent (peak under {SILENCE_DBFS:.0f} dBFS) or too-short (under "
+                  f"{MIN_SECONDS} s). One tab-separated line per unusable file (utterance, problem, file, "
+                  "detail), then a summary. Exit status 0: all usable; 2: a table is broken or any file "
+                  "is unusable (one error line on stderr).")
     sub.add_argument("data_dir")
-    sub.add_argument("--skip-audio-check", action="store_true", help="do not stat the wav files")
+    sub.add_argument("--skip-audio-check", action="store_true",
+                     help="check the tables only; do not open the audio files")
 
     sub = command("phonemize", cmd_phonemize, "write phones (and tokens.txt) for a data dir")
     sub.add_argument("data_dir")

@@ -16,6 +16,7 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     if args.sampler and [name for name in given if name != "steps"]:
         raise ValueError(f"--sampler {args.sampler} is a fitted schedule: leave out "
                          f"{', '.join('--' + name.replace('_', '-') for name in given if name != 'steps')}")
+    _check_run_options(args)
     if args.list:
         _synthesize_list(args, options)
         return
@@ -36,6 +37,20 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     path = result.save(args.out, sidecar=True)
     log.info("wrote %s (%.1f s, %d chunk(s), seed %d, RTF %.2f; metadata in %s)", path, result.seconds,
              len(result.chunks), result.seed, result.rtf, path.with_suffix(".json").name)
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """--speed, --batch-size and --out, for every path, before the model loads: a typo should
+    not cost a model load and a batch of synthesis before it is reported."""
+    from diflow_tts.api import check_batch_size, check_output_file, check_speed
+
+    check_speed(args.speed)
+    check_batch_size(args.batch_size)
+    out = Path(args.out)
+    if not (args.list or args.jsonl):
+        check_output_file(out)
+    elif out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: give a folder for the wavs")
 
 
 def _synthesize_jsonl(args: argparse.Namespace, options: dict) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from diflow_tts.atomic import atomic_folder
 from diflow_tts.checksum import file_sha256
@@ -40,9 +40,13 @@ def _save_folder(folder: Path, config: Any, state: dict[str, torch.Tensor]) -> P
 
 
 def _holds(folder: Path, config: Any, state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``folder`` already holds exactly this codec, so it is left as it is."""
     if not all((folder / name).is_file() for name in (ARCHITECTURE_FILE, WEIGHTS_FILE)):
         return False
-    saved = load_file(folder / WEIGHTS_FILE)
+    try:
+        saved = load_weights(folder / WEIGHTS_FILE, "it is written again whole")
+    except ValueError:  # a damaged copy holds nothing: replaced, as load_codec_folder's fix promises
+        return False
     return (load_config(folder / ARCHITECTURE_FILE, type(config)) == config
             and saved.keys() == state.keys()
             and all(torch.equal(saved[key], value) for key, value in state.items()))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from diflow_tts.atomic import atomic_path, write_text_atomic
@@ -32,10 +32,12 @@ from diflow_tts.codec.world_backend import WorldCodec, WorldCodecConfig
 from diflow_tts.codec.world_vocoder import analyse
 from diflow_tts.data.audio_segments import AudioEntry, scan_audio
 from diflow_tts.train.experiment import record_config
+from diflow_tts.weights import load_weights
 
 log = logging.getLogger(__name__)
 EXPORT_FOLDER = "codec"
 FEATURES_FILE = "features.safetensors"
+RESUME_FIX = "delete it and run 'diflow-tts train-codec' again (the fit resumes from what is left)"
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _features(out_dir: Path, data_dirs: Sequence[str | Path],
               config: WorldFitConfig) -> dict[str, torch.Tensor]:
     path = out_dir / FEATURES_FILE
     if path.is_file():
-        return load_file(path)
+        return load_weights(path, RESUME_FIX)
     entries = choose_utterances(scan_audio(data_dirs, config.on_bad_audio), config.fit_seconds, config.seed)
     log.info("WORLD analysis of %d utterances (%.1f minutes)", len(entries),
              sum(entry.seconds for entry in entries) / 60)
@@ -98,7 +100,7 @@ def _fit_stream(out_dir: Path, name: str, vectors: torch.Tensor, stages: int,
     folder.mkdir(parents=True, exist_ok=True)
     done = []
     while (path := folder / f"{name}-{len(done)}.safetensors").is_file() and len(done) < stages:
-        done.append(load_file(path)["codebook"])
+        done.append(load_weights(path, RESUME_FIX)["codebook"])
     if done:
         log.info("%s: %d of %d codebooks already fitted", name, len(done), stages)
 

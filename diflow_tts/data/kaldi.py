@@ -13,6 +13,9 @@ from pathlib import Path
 from diflow_tts.atomic import write_text_atomic
 
 REQUIRED_FILES = ("wav.scp", "text", "utt2spk", "spk2utt")
+# `<utt> <reason>` for every utterance of the source that data prep left out, so none is lost
+# without a trace; not part of the data (`DataDir.read` ignores it).
+SKIPPED_FILE = "skipped_utterances"
 
 
 class DataDirError(ValueError):
@@ -48,12 +51,14 @@ def write_table(path: str | Path, table: Mapping[str, str]) -> None:
 
 @dataclass
 class DataDir:
-    """An in-memory data directory; `spk2utt` is derived from `utt2spk`."""
+    """An in-memory data directory; `spk2utt` is derived from `utt2spk`, and ``skipped`` holds
+    the utterances data prep left out, id -> reason (written as `SKIPPED_FILE`)."""
 
     wav_scp: dict[str, str]
     text: dict[str, str]
     utt2spk: dict[str, str]
     extra: dict[str, dict[str, str]] = field(default_factory=dict)  # e.g. spk2gender
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def spk2utt(self) -> dict[str, str]:
@@ -70,6 +75,10 @@ class DataDir:
         if path.exists() and not path.is_dir():
             raise DataDirError(f"data dir {path} is an existing file: give a folder path for --out")
         path.mkdir(parents=True, exist_ok=True)
+        if self.skipped:
+            write_table(path / SKIPPED_FILE, self.skipped)
+        else:  # a list left by an earlier run would name utterances this one kept
+            (path / SKIPPED_FILE).unlink(missing_ok=True)
         for name, table in (("text", self.text), ("utt2spk", self.utt2spk),
                             ("spk2utt", self.spk2utt), *self.extra.items(), ("wav.scp", self.wav_scp)):
             write_table(path / name, table)

@@ -9,6 +9,8 @@ user, so a model cannot be built for tokens it will not see.
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from diflow_tts.config import ConfigError
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -38,13 +40,22 @@ class ModelConfig:
     phone_layers: int | None = None
     duration_channels: int | None = None
 
-    def architecture(self) -> Architecture:
-        overrides = {
-            name: value
-            for name in ("dim", "layers", "heads", "phone_layers", "duration_channels")
-            if (value := getattr(self, name)) is not None
-        }
-        arch = replace(SIZES[self.size], **overrides)
+    def __post_init__(self) -> None:
+        """Sizes are checked as the config is read, so a wrong one names its key before any data
+        is loaded; attention needs ``dim`` to split into ``heads`` heads of even width (rotary
+        position angles pair up channels)."""
+        wrong = [f"{name} {value}" for name, value in self._overrides().items() if value < 1]
+        if wrong:
+            raise ConfigError(f"model sizes out of range ({', '.join(wrong)}): dim, layers, heads, "
+                              "phone_layers and duration_channels must be at least 1")
+        arch = self.architecture()
         if arch.dim % arch.heads or (arch.dim // arch.heads) % 2:
-            raise ValueError(f"model dim {arch.dim} must split into {arch.heads} heads of even width")
-        return arch
+            raise ConfigError(f"model dim {arch.dim} must split into {arch.heads} heads of even width: "
+                              f"make dim a multiple of {2 * arch.heads}")
+
+    def _overrides(self) -> dict[str, int]:
+        return {name: value for name in ("dim", "layers", "heads", "phone_layers", "duration_channels")
+                if (value := getattr(self, name)) is not None}
+
+    def architecture(self) -> Architecture:
+        return replace(SIZES[self.size], **self._overrides())

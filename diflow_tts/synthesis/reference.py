@@ -6,8 +6,8 @@ word is cut in half; the transcript of the whole recording then no longer matche
 dropped rather than left to mislead the speaking-rate estimate. Edge silence is trimmed (the
 transcript still matches), and the level is set to -20 dBFS RMS, the level of the training
 corpora, so a whispered or shouted reference is not cloned as such. What cannot be used (no
-samples, NaN, no speech) is an error; what can be used but may disappoint (clipping, a low
-recording rate, very short or long audio) is a warning.
+samples, NaN, silence, noise without voiced speech) is an error; what can be used but may
+disappoint (clipping, a low recording rate, very short or long audio) is a warning.
 """
 
 import math
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from diflow_tts.audio import AudioError
+from diflow_tts.tokens.layout import FRAME_RATE
+from diflow_tts.tokens.prosody import MIN_VOICED_SHARE, ProsodyConfig, pitch_and_energy
 
 MIN_SECONDS = 1.0  # shorter: an error (too little voice to clone)
 SHORT_SECONDS = 3.0  # shorter: a warning
@@ -67,6 +69,13 @@ def prepare_reference(wav: torch.Tensor, sample_rate: int, source_rate: int, nam
     if levels.numel() == 0 or float(levels.max()) < SPEECH_DB:
         raise AudioError(f"reference {name} is silent (loudest 20 ms below {SPEECH_DB:.0f} dBFS): "
                          "give a recording of the voice speaking")
+    analysis = ProsodyConfig().for_rate(sample_rate, round(sample_rate / FRAME_RATE))
+    f0, _ = pitch_and_energy(wav[None], analysis)
+    voiced = float((f0 > 0).float().mean())
+    if voiced < MIN_VOICED_SHARE:
+        raise AudioError(f"reference {name} holds no voiced speech ({voiced:.0%} of frames voiced, "
+                         f"under {MIN_VOICED_SHARE:.0%}): it sounds like noise; give a recording of "
+                         "the voice speaking")
     if float((wav.abs() >= 0.999).float().mean()) > 0.001:
         warnings.append(f"reference {name} is clipped: the clone may sound distorted")
     if source_rate < 16_000:

@@ -20,6 +20,7 @@ from torch import nn
 
 from diflow_tts.bundle import BundleConfig, build_network, save_bundle
 from diflow_tts.codec.factory import codebook_size
+from diflow_tts.config import ConfigError
 from diflow_tts.flow.loss import masked_token_loss
 from diflow_tts.flow.path import MaskPath, MaskPathConfig
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
@@ -61,6 +62,11 @@ class TeacherOptimizerConfig(OptimizerConfig):
     ema_decay: float = 0.999
     duration_loss_weight: float = 1.0
 
+    def _ranges(self) -> list[tuple[str, bool, str]]:
+        """Also checked as the config is read, not when the EMA is built after the data loads."""
+        return [*super()._ranges(), ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
+                ("duration_loss_weight", self.duration_loss_weight >= 0, "at least 0")]
+
 
 @dataclass(frozen=True)
 class TeacherDataConfig:
@@ -71,6 +77,16 @@ class TeacherDataConfig:
     batch_utterances: int | None = None
     max_utterance_frames: int = 1_500  # 20 s at 75 Hz; longer utterances are left out
     prompt: PromptConfig = field(default_factory=PromptConfig)
+
+    def __post_init__(self) -> None:
+        """A batch of 0 (or fewer) frames or utterances fails only once the data has loaded,
+        and then without naming the key."""
+        values = {name: getattr(self, name)
+                  for name in ("max_frames_per_batch", "batch_utterances", "max_utterance_frames")}
+        wrong = [f"{name} {value}" for name, value in values.items() if value is not None and value < 1]
+        if wrong:
+            raise ConfigError(f"data settings out of range ({', '.join(wrong)}): batch sizes and frame "
+                              "limits must be at least 1 (leave batch_utterances out for batches by frames)")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ fits is the caller's question (`fits`), since only the model knows how long it w
 import re
 from collections.abc import Callable
 
+from diflow_tts.text.normalize import strip_controls
+
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
 CLAUSE_BREAK = re.compile(r"(?<=[,;:—–])\s+")
 WORD_BREAK = re.compile(r"\s+")
@@ -29,7 +31,7 @@ def _atoms(text: str, fits: Callable[[str], bool], level: int) -> list[str]:
 def split_text(text: str, fits: Callable[[str], bool]) -> list[str]:
     """Chunks covering ``text`` in order, each fitting where the text allows (a single word that
     does not fit is a chunk of its own)."""
-    text = " ".join(text.split())
+    text = " ".join(strip_controls(text).split())  # chunk texts are reported: no escape codes in them
     if not text:
         return []
     atoms = [atom for sentence in SENTENCE_BREAK.split(text) if sentence.strip()

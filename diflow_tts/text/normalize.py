@@ -118,14 +118,16 @@ def _expand_numbers(text: str) -> str:
 _ANSI_ESCAPE_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
-def _strip_controls(text: str) -> str:
+def strip_controls(text: str) -> str:
+    """Terminal escapes removed, control and format characters (and line/paragraph separators)
+    turned into spaces: what a pasted text may carry that is never meant to be read."""
     text = _ANSI_ESCAPE_RE.sub("", text)
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
 
 
 def normalize_text(text: str) -> str:
     """Return the spoken form of ``text`` (see the module docstring for what it keeps)."""
-    text = unicodedata.normalize("NFKC", _strip_controls(text)).translate(_TYPOGRAPHY)
+    text = unicodedata.normalize("NFKC", strip_controls(text)).translate(_TYPOGRAPHY)
     text = _SPACED_DASH_RE.sub(", ", text)
     text = _LATIN_RE.sub(lambda m: " for example " if m.group(1).lower() == "e.g" else " that is ", text)
     text = _NUMBER_SIGN_RE.sub("number ", text)

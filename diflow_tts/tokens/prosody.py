@@ -14,12 +14,15 @@ gets ``ceil(N / hop)`` frames: exactly the codec's count, so the streams line up
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 UNVOICED = 0
+# Measured with this YIN: 251 LibriSpeech utterances are 10 % to 76 % voiced (median 44 %), white,
+# pink and brown noise 0 %; audio with under 2 % of its frames voiced is not speech.
+MIN_VOICED_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,12 @@ class ProsodyConfig:
     @property
     def energy_vocab(self) -> int:
         return self.energy_bins
+
+    def for_rate(self, sample_rate: int, hop_length: int) -> "ProsodyConfig":
+        """The same analysis at another sample rate and hop (windows of the same duration)."""
+        scale = sample_rate / self.sample_rate
+        return replace(self, sample_rate=sample_rate, hop_length=hop_length,
+                       frame_length=int(round(self.frame_length * scale)))
 
 
 def _frames(wavs: torch.Tensor, config: ProsodyConfig, num_frames: int) -> torch.Tensor:

@@ -89,11 +89,9 @@ class TokenShard:
         if not (token_dir / DONE_FILE).is_file():
             raise FileNotFoundError(f"token dir {token_dir} is missing or unfinished: run "
                                     "'diflow-tts tokenize' on its data dir (it resumes)")
-        self.array = np.load(token_dir / TOKENS_FILE, mmap_mode="r")
-        self.index: dict[str, tuple[int, int]] = {}
-        for line in (token_dir / INDEX_FILE).read_text(encoding="utf-8").splitlines():
-            utt, offset, frames = line.split("\t")
-            self.index[utt] = (int(offset), int(frames))
+        fix = f"delete the token dir {token_dir} and run 'diflow-tts tokenize' (and 'align') again"
+        self.array = _read_tokens(token_dir / TOKENS_FILE, fix)
+        self.index = _read_index(token_dir / INDEX_FILE, len(self.array), fix)
         self.num_codebooks = self.array.shape[1] - len(PROSODY_STREAMS)
 
     def __len__(self) -> int:
@@ -109,3 +107,33 @@ class TokenShard:
         offset, frames = self.index[utt]
         rows = torch.from_numpy(np.array(self.array[offset: offset + frames]).T.astype(np.int64))
         return FactorizedTokens(rows[: self.num_codebooks], rows[self.num_codebooks:])
+
+
+def _read_tokens(path: Path, fix: str) -> np.ndarray:
+    """The memory-mapped token array; a truncated or foreign file is one error naming it, not
+    numpy's bare "mmap length is greater than file size"."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} is missing, truncated or not a token array ({error}): {fix}") from error
+    if not isinstance(array, np.ndarray) or array.ndim != 2 or array.shape[1] <= len(PROSODY_STREAMS):
+        raise ValueError(f"{path} is not a [frames, codebooks + {len(PROSODY_STREAMS)}] token array: {fix}")
+    return array
+
+
+def _read_index(path: Path, total_frames: int, fix: str) -> dict[str, tuple[int, int]]:
+    """``utt -> (offset, frames)``; every row must be well formed and lie inside the token
+    array, or a slice would quietly come back short."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} cannot be read ({error}): {fix}") from error
+    index: dict[str, tuple[int, int]] = {}
+    for number, line in enumerate(lines, 1):
+        fields = line.split("\t")
+        if (len(fields) != 3 or not fields[0] or not fields[1].isdecimal() or not fields[2].isdecimal()
+                or int(fields[1]) + int(fields[2]) > total_frames):
+            raise ValueError(f"{path}:{number}: expected 'utt<TAB>offset<TAB>frames' within the "
+                             f"{total_frames} frames of {TOKENS_FILE}, got {line!r}: {fix}")
+        index[fields[0]] = (int(fields[1]), int(fields[2]))
+    return index

@@ -3,6 +3,14 @@
 Work is cut into fixed chunks of the sorted utterance list, so a resumed run knows exactly which
 chunks are finished; inside a chunk, utterances are sorted by length and grouped into batches of
 bounded total audio, so padding stays small and the codec sees large batches.
+
+No utterance is dropped or passed without a word: one that cannot be loaded (`check_audio_file`
+names why: missing, empty, unreadable, no samples, NaN/inf) is skipped, and one that is tokenized
+but suspect is flagged: silent or under `MIN_SECONDS` (`check_samples`, the checks of
+`validate-data-dir`), or noise-like (under `MIN_VOICED_SHARE` of its frames voiced by the
+prosody stream's pitch). Each is logged as found and listed in `PROBLEMS_FILE` (`utt`, `action`,
+`problem`, `detail`), and the summary line counts both. Any audio with samples gives at least one
+codec frame, so nothing is too short to tokenize.
 """
 
 import logging
@@ -16,14 +24,18 @@ from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, load_audio
 from diflow_tts.codec.folder import codec_fingerprint
 from diflow_tts.config import from_dict, to_dict
+from diflow_tts.data.audio_check import AudioCheck, check_audio_file, check_samples, count_by_problem
 from diflow_tts.data.kaldi import DataDir
 from diflow_tts.data.length_groups import group_by_length
-from diflow_tts.tokens.shards import ShardWriter
-from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer
+from diflow_tts.tokens.prosody import MIN_VOICED_SHARE, UNVOICED
+from diflow_tts.tokens.shards import INDEX_FILE, ShardWriter
+from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
 
 log = logging.getLogger(__name__)
 CONFIG_FILE = "tokenizer.yaml"
 FINGERPRINT_KEY = "codec_weights_sha256"
+PROBLEMS_FILE = "audio_problems.tsv"
+PROBLEMS_HEADER = "utt\taction\tproblem\tdetail\n"
 
 
 def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
@@ -52,6 +64,37 @@ def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
     return from_dict(TokenizerConfig, data, where=str(Path(token_dir) / CONFIG_FILE))
 
 
+def _flag(tokens: FactorizedTokens, check: AudioCheck) -> AudioCheck:
+    """The sample check's problem, else noise-like when too few frames are voiced."""
+    if not check.ok:
+        return check
+    voiced = float((tokens.prosody[0] != UNVOICED).float().mean())
+    if voiced < MIN_VOICED_SHARE:
+        return AudioCheck("noise-like", f"{voiced:.0%} of frames voiced, under {MIN_VOICED_SHARE:.0%}: "
+                          "not speech; check the recording")
+    return check
+
+
+def _problems_part(writer: ShardWriter, chunk: int) -> Path:
+    """One chunk's problem rows; `ShardWriter.finalize` removes them with the other parts."""
+    return writer.parts / f"{chunk:06d}.problems.tsv"
+
+
+def _summarize(out_dir: Path) -> None:
+    """Log the final line: utterances tokenized, skipped and flagged, by problem."""
+    report = out_dir / PROBLEMS_FILE
+    lines = report.read_text(encoding="utf-8").splitlines()[1:] if report.is_file() else []  # older dirs
+    rows = [line.split("\t") for line in lines]
+    tokenized = len((out_dir / INDEX_FILE).read_text(encoding="utf-8").splitlines())
+    parts = [f"{tokenized} utterances tokenized"]
+    for action in ("skipped", "flagged"):
+        problems = [problem for _, act, problem, _ in rows if act == action]
+        if problems:
+            parts.append(f"{len(problems)} {action} ({count_by_problem(problems)})")
+    where = f"; listed in {report}" if rows else ""
+    log.info("%s: %s%s", out_dir, ", ".join(parts), where)
+
+
 def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: TokenizerConfig,
                       device: str = "cpu", chunk_size: int = 256, batch_seconds: float | None = None,
                       loader_threads: int = 4) -> Path:
@@ -64,6 +107,7 @@ def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: Tokeniz
     writer = ShardWriter(out_dir)
     if writer.is_complete():
         log.info("%s is already tokenized", out_dir)
+        _summarize(out_dir)
         return out_dir
     _check_settings(out_dir, config)
     data = DataDir.read(data_dir)
@@ -76,19 +120,42 @@ def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: Tokeniz
     max_samples = int(batch_seconds * tokenizer.sample_rate)
 
     def load(utt: str):
+        """(utt, waveform or None when skipped, the check of what was loaded or why not)."""
+        path = data.wav_scp[utt]
         try:
-            return utt, load_audio(data.wav_scp[utt], tokenizer.sample_rate)
+            wav = load_audio(path, tokenizer.sample_rate)
         except AudioError as error:
-            raise AudioError(f"utterance {utt} of {data_dir}: {error}") from error
+            check = check_audio_file(path)
+            return utt, None, AudioCheck("unreadable", str(error)) if check.ok else check
+        return utt, wav, check_samples(wav.numpy(), tokenizer.sample_rate)
 
     with ThreadPoolExecutor(loader_threads) as pool, tqdm(
             total=sum(len(chunks[c]) for c in todo), unit="utt", desc="tokenize", disable=None) as bar:
         for c in todo:
+            loaded = list(pool.map(load, chunks[c]))
+            usable = [(utt, wav) for utt, wav, _ in loaded if wav is not None]
+            bar.update(len(loaded) - len(usable))
             results = {}
-            for batch in group_by_length(list(pool.map(load, chunks[c])), max_samples):
+            for batch in group_by_length(usable, max_samples):
                 tokens = tokenizer.encode_batch([wav for _, wav in batch])
                 results.update((utt, t) for (utt, _), t in zip(batch, tokens, strict=True))
                 bar.update(len(batch))
-            writer.write_chunk(c, ((utt, results[utt]) for utt in chunks[c]))
+            rows = []
+            for utt, wav, check in loaded:
+                action, check = ("skipped", check) if wav is None else ("flagged", _flag(results[utt], check))
+                if not check.ok:
+                    log.warning("%s %s (%s): %s %s", action, utt, check.problem, data.wav_scp[utt],
+                                check.detail)
+                    rows.append(f"{utt}\t{action}\t{check.problem}\t{' '.join(check.detail.split())}\n")
+            # before the chunk's index part, which marks the chunk finished
+            write_text_atomic(_problems_part(writer, c), "".join(rows))
+            writer.write_chunk(c, ((utt, results[utt]) for utt in chunks[c] if utt in results))
+    report = "".join(_problems_part(writer, c).read_text(encoding="utf-8")
+                     for c in range(len(chunks)) if _problems_part(writer, c).is_file())  # older runs: none
+    write_text_atomic(out_dir / PROBLEMS_FILE, PROBLEMS_HEADER + report)
+    if sum(row.split("\t")[1] == "skipped" for row in report.splitlines()) == len(utts):
+        raise ValueError(f"no utterance of {data_dir} could be tokenized ({out_dir / PROBLEMS_FILE} says "
+                         f"why): fix its audio (or wav.scp), delete {out_dir} and tokenize again")
     writer.finalize(len(chunks))
+    _summarize(out_dir)
     return out_dir

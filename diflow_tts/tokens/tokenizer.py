@@ -4,7 +4,7 @@ Both streams come at the codec's frame rate with exactly the same number of fram
 model can stack them per frame. Content (phones per frame) joins later from durations.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -55,11 +55,7 @@ class FactorizedTokenizer:
 
     def __init__(self, codec: CodecBackend, prosody: ProsodyConfig | None = None):
         self.codec = codec
-        prosody = prosody or ProsodyConfig()
-        scale = codec.sample_rate / prosody.sample_rate
-        self.prosody_config = replace(
-            prosody, sample_rate=codec.sample_rate, hop_length=codec.hop_length,
-            frame_length=int(round(prosody.frame_length * scale)))
+        self.prosody_config = (prosody or ProsodyConfig()).for_rate(codec.sample_rate, codec.hop_length)
         self.prosody = ProsodyExtractor(self.prosody_config).to(codec.device)
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from diflow_tts.config import ConfigError
 from diflow_tts.train.schedule import warmup_cosine
 
 
@@ -23,6 +24,28 @@ class OptimizerConfig:
     warmup_steps: int = 1_000
     final_lr_ratio: float = 0.1
     grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Name each key out of range as the config is read, not after the data is loaded,
+        inside AdamW ("Invalid learning rate", no file named), or never (a final ratio above 1
+        raises the rate instead of decaying it)."""
+        wrong = [f"{name} {getattr(self, name)!r} (allowed: {allowed})"
+                 for name, ok, allowed in self._ranges() if not ok]
+        if wrong:
+            raise ConfigError(f"optimizer settings out of range: {'; '.join(wrong)}")
+
+    def _ranges(self) -> list[tuple[str, bool, str]]:
+        """(key, whether its value is allowed, the allowed range); a trainer's subclass adds its
+        own keys."""
+        return [
+            ("learning_rate", self.learning_rate > 0, "above 0"),
+            ("betas", len(self.betas) == 2 and all(0 <= beta < 1 for beta in self.betas),
+             "two numbers in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "at least 0"),
+            ("warmup_steps", self.warmup_steps >= 0, "at least 0"),
+            ("final_lr_ratio", 0 <= self.final_lr_ratio <= 1, "in [0, 1]"),
+            ("grad_clip", self.grad_clip > 0, "above 0"),
+        ]
 
 
 def decays(name: str, parameter: nn.Parameter) -> bool:

@@ -1,0 +1,169 @@
+"""Inputs a user can get wrong, through `diflow-tts` itself: each ends in exit status 2 and one
+stderr line that names the input (and the fix), with no traceback and nothing written that looks
+finished. Uses the session's tiny random bundle and one sampling step, so the file runs in
+seconds."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diflow_tts.audio import save_audio
+from diflow_tts.cli import main
+from tests.conftest import speech_like
+
+TEXT = "Hello there."
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A folder with a usable reference, a one-line test list and a one-line JSONL batch."""
+    folder = tmp_path_factory.mktemp("inputs")
+    save_audio(folder / "ref.wav", speech_like(4.0), 24_000)
+    (folder / "test.list").write_text(f"u1|{folder / 'ref.wav'}|{TEXT}\n", encoding="utf-8")
+    line = {"id": "u1", "text": TEXT, "prompt": str(folder / "ref.wav")}
+    (folder / "batch.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    return folder
+
+
+def _synthesize(bundle: Path, inputs: Path, out: Path, path: str = "text", **change: str) -> list[str]:
+    """`synthesize` argv for one text (``path`` "text"), a test list ("list") or a JSONL batch
+    ("jsonl"); ``change`` overrides options by name (steps="2" is --steps 2)."""
+    source = {"text": {"--text": TEXT, "--prompt": str(inputs / "ref.wav")},
+              "list": {"--list": str(inputs / "test.list")},
+              "jsonl": {"--jsonl": str(inputs / "batch.jsonl")}}[path]
+    options = {"--model": str(bundle), **source, "--out": str(out), "--steps": "1", "--device": "cpu",
+               **{"--" + name.replace("_", "-"): value for name, value in change.items()}}
+    return ["synthesize", *[part for pair in options.items() for part in pair]]
+
+
+def _one_error(capsys, argv: list[str], *names: str) -> str:
+    """Run the CLI: exit status 2 and exactly one `error:` line, from the command, holding each
+    of ``names``, with no traceback. Returns that line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"diflow-tts {argv[0]}: error: "), err
+    assert "Traceback" not in err
+    for name in names:
+        assert name in errors[0], f"{name!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+@pytest.mark.parametrize("path, change, names", [
+    ("text", {"speed": "nan"}, ["speed must be"]),
+    ("list", {"speed": "nan"}, ["speed must be"]),
+    ("jsonl", {"speed": "0"}, ["speed must be"]),
+    ("text", {"temperature": "nan"}, ["temperature", "finite"]),
+    ("list", {"temperature": "nan"}, ["temperature", "finite"]),
+    ("text", {"guidance": "inf"}, ["guidance", "finite"]),
+    ("text", {"steps": "100000"}, ["steps must be 1 to 1024"]),
+    ("list", {"steps": "100000"}, ["steps must be 1 to 1024"]),
+    ("list", {"batch_size": "0"}, ["batch size must be a whole number of at least 1"]),
+    ("jsonl", {"batch_size": "0"}, ["batch size must be a whole number of at least 1"]),
+])
+def test_bad_synthesis_options(random_bundle, inputs, tmp_path, capsys, path, change, names):
+    out = tmp_path / ("out.wav" if path == "text" else "out")
+    _one_error(capsys, _synthesize(random_bundle, inputs, out, path, **change), *names)
+    assert not list(tmp_path.iterdir()), "nothing is written"
+
+
+def _noise(seconds: float) -> torch.Tensor:
+    return 0.1 * torch.randn(int(24_000 * seconds), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("name, wav, message", [
+    ("silence.wav", torch.zeros(24_000 * 5), "is silent"),
+    ("noise.wav", _noise(5.0), "no voiced speech"),
+    ("short.wav", speech_like(0.1), "under 1.0 s"),
+])
+def test_unusable_prompts(random_bundle, inputs, tmp_path, capsys, name, wav, message):
+    save_audio(tmp_path / name, wav, 24_000)
+    out = tmp_path / "out.wav"
+    _one_error(capsys, _synthesize(random_bundle, inputs, out, prompt=str(tmp_path / name)), name, message)
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+@pytest.mark.parametrize("path", ["list", "jsonl"])
+def test_a_list_out_naming_an_existing_file_is_refused_before_the_model_loads(
+        random_bundle, inputs, tmp_path, capsys, path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    _one_error(capsys, _synthesize(random_bundle, inputs, taken, path), f"--out {taken} is a file",
+               "give a folder")
+    assert taken.read_text() == "not a folder" and [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_a_text_out_naming_a_folder_is_refused_before_the_model_loads(random_bundle, inputs, tmp_path,
+                                                                    capsys):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    _one_error(capsys, _synthesize(random_bundle, inputs, folder), str(folder), "is a folder")
+    assert not list(tmp_path.glob("**/*.wav")) and not list(tmp_path.glob("**/*.json"))
+
+
+@pytest.mark.parametrize("text, names", [
+    ("optimizer: {learning_rate: -1}\n", ["learning_rate -1.0", "above 0"]),
+    ("", ["is empty"]),
+])
+def test_bad_training_configs(tmp_path, capsys, text, names):
+    config = tmp_path / "teacher.yaml"
+    config.write_text(text)
+    _one_error(capsys, ["train", "--data", str(tmp_path), "--tokens", str(tmp_path), "--config", str(config),
+                        "--out", str(tmp_path / "exp"), "--device", "cpu"], str(config), *names)
+    assert not (tmp_path / "exp").exists()
+
+
+def test_a_damaged_model_file_is_named(random_bundle, inputs, tmp_path, capsys):
+    model = Path(shutil.copytree(random_bundle, tmp_path / "model"))
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "out.wav"
+    _one_error(capsys, _synthesize(model, inputs, out), str(weights), "damaged")
+    assert not out.exists()
+
+
+def _token_dir(folder: Path) -> tuple[Path, Path]:
+    """A phonemized data dir and its aligned token dir of one utterance (4 frames, 2 phones)."""
+    from diflow_tts.text.phone_table import SPECIALS, PhoneTable
+    from diflow_tts.tokens.durations import DURATIONS_FILE
+
+    data, tokens = folder / "data", folder / "tokens"
+    data.mkdir()
+    tokens.mkdir()
+    PhoneTable([*SPECIALS, "a", "b"]).save(data / "tokens.txt")
+    (data / "phones").write_text("u1 a b\n")
+    np.save(tokens / "tokens.npy", np.zeros((4, 10), np.int16))
+    (tokens / "index.tsv").write_text("u1\t0\t4\n")
+    (tokens / DURATIONS_FILE).write_text("u1 2 2\n")
+    (tokens / "tokenizer.yaml").write_text("{}\n")
+    (tokens / ".done").touch()
+    return data, tokens
+
+
+def _truncate(file: Path) -> None:
+    file.write_bytes(file.read_bytes()[: file.stat().st_size - 40])
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("tokens.npy", _truncate),
+    ("index.tsv", lambda file: file.write_text("u1\t0\n")),
+    ("index.tsv", lambda file: file.write_text("u1\t2\t4\n")),  # past the end of tokens.npy
+])
+def test_a_damaged_token_dir_is_named_with_the_fix(tmp_path, capsys, name, damage):
+    data, tokens = _token_dir(tmp_path)
+    damage(tokens / name)
+    _one_error(capsys, ["train", "--data", str(data), "--tokens", str(tokens), "--out", str(tmp_path / "exp"),
+                        "--device", "cpu"], str(tokens / name), "diflow-tts tokenize")
+    assert not (tmp_path / "exp" / "model").exists()
+
+
+def test_terminal_escapes_are_not_spoken_or_recorded(random_bundle, inputs, tmp_path):
+    out = tmp_path / "out.wav"
+    text = "Hello \x1b[31mthere\x1b[0m, friend."
+    assert main(_synthesize(random_bundle, inputs, out, text=text)) == 0
+    chunks = json.loads(out.with_suffix(".json").read_text())["chunks"]
+    assert chunks and all("\x1b" not in chunk["text"] and "[31m" not in chunk["text"] for chunk in chunks)
