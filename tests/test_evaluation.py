@@ -1,12 +1,14 @@
 """Evaluation judges and reports on generated speech (espeak-ng voices) and synthetic signals."""
 
 import json
+import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from diflow_tts.audio import load_audio, resample
 from diflow_tts.cli import main
@@ -20,7 +22,12 @@ from diflow_tts.data.test_list import (
 )
 from diflow_tts.eval.asr import error_counts, normalize_for_scoring
 from diflow_tts.eval.evaluate import evaluate
-from diflow_tts.eval.reference_metrics import ANALYSIS, FeatureAnalyzer, reference_metrics
+from diflow_tts.eval.reference_metrics import (
+    ANALYSIS,
+    FeatureAnalyzer,
+    reference_metrics,
+    utterance_statistics,
+)
 from diflow_tts.eval.tiers import tier_accuracy
 from diflow_tts.optional import MissingJudgeError
 from tests.conftest import harmonic_tone
@@ -87,6 +94,25 @@ def test_reference_metrics_are_zero_against_itself_and_grow_with_distortion():
     shifted = reference_metrics(analyzer(higher), analyzer(speech))
     assert shifted["f0_rmse_hz"] == pytest.approx(40.0, abs=3.0)
     assert shifted["mcd_db"] > 0.5
+
+
+def _glide(start_hz: float, end_hz: float, seconds: float = 2.0, rate: int = 24_000) -> torch.Tensor:
+    """A harmonic tone whose F0 moves linearly from ``start_hz`` to ``end_hz``."""
+    f0 = torch.linspace(start_hz, end_hz, int(seconds * rate))
+    phase = 2 * math.pi * torch.cumsum(f0, 0) / rate
+    return sum(0.3 / k * torch.sin(k * phase) for k in range(1, 8)).float()
+
+
+def test_f0_correlation_follows_the_contour_not_the_level_and_spread_measures_dynamics():
+    analyzer = FeatureAnalyzer()
+    rising = analyzer(_glide(110.0, 180.0))
+    higher_rising = reference_metrics(analyzer(_glide(140.0, 230.0)), rising)
+    falling = reference_metrics(analyzer(_glide(180.0, 110.0)), rising)
+    assert higher_rising["f0_correlation"] > 0.8 and higher_rising["f0_rmse_hz"] > 20
+    assert falling["f0_correlation"] < higher_rising["f0_correlation"]
+    flat = utterance_statistics(analyzer(harmonic_tone(140.0, 2.0).float()), 2.0, 10)
+    moving = utterance_statistics(rising, 2.0, 10)
+    assert flat["f0_spread_semitones"] < 0.3 < 1.5 < moving["f0_spread_semitones"]
 
 
 def test_tiers_use_reference_terciles():

@@ -53,6 +53,8 @@ METRICS = [
     ("DNSMOS OVRL", "dnsmos_ovrl", None),
     ("MCD dB", "mcd_db", None),
     ("F0 RMSE Hz", "f0_rmse_hz", None),
+    ("F0 corr.", "f0_correlation", None),
+    ("F0 spread st", "f0_spread_semitones", None),
     ("voicing err.", "voicing_error", None),
     ("energy RMSE dB", "energy_rmse_db", None),
     ("duration ratio", "duration_ratio", None),

@@ -7,11 +7,14 @@ orthonormal DCT-II of log power is divided by 2 * sqrt(2 * 80), which makes it t
 of the log-amplitude mel envelope: the scale of SPTK mel-cepstra, on which published MCD values
 (about 4-8 dB for TTS) are measured. Along that path:
 - MCD (dB) = 10 / ln 10 * sqrt(2 * sum_d (c_d - c'_d)^2), averaged over pairs;
-- F0 RMSE (Hz) over pairs voiced in both (YIN, the pitch tracker of the prosody tokens), and the
-  voicing disagreement (share of pairs voiced in exactly one);
+- F0 RMSE (Hz) over pairs voiced in both (YIN, the pitch tracker of the prosody tokens), the
+  voicing disagreement (share of pairs voiced in exactly one), and the correlation of the log-F0
+  contours over pairs voiced in both (an intonation that follows the reference's rises and falls
+  scores high even at another mean pitch, which the RMSE cannot tell from a flat contour);
 - energy RMSE (dB) of the frame levels, over pairs where either is above the silence floor.
 Utterance-level statistics (mean F0, mean level, speaking rate) are also returned for the
-attribute tiers (`tiers.py`).
+attribute tiers (`tiers.py`), with the spread of the log-F0 contour in semitones: the pitch
+dynamics that a flattened (mode-seeking, few-step) sampler loses and the recordings show.
 """
 
 import math
@@ -68,14 +71,23 @@ def _rmse(first: np.ndarray, second: np.ndarray, where: np.ndarray) -> float | N
     return float(np.sqrt(np.mean((first[where] - second[where]) ** 2))) if where.any() else None
 
 
+def _correlation(first: np.ndarray, second: np.ndarray) -> float | None:
+    """Pearson correlation; None when either side is constant or has under 3 values."""
+    if first.size < 3 or first.std() == 0 or second.std() == 0:
+        return None
+    return float(np.corrcoef(first, second)[0, 1])
+
+
 def reference_metrics(system: FrameFeatures, reference: FrameFeatures) -> dict[str, float | None]:
     sys_idx, ref_idx = dtw_pairs(system, reference)
     difference = system.cepstra[sys_idx] - reference.cepstra[ref_idx]
     f0_sys, f0_ref = system.f0[sys_idx], reference.f0[ref_idx]
     e_sys, e_ref = system.energy_db[sys_idx], reference.energy_db[ref_idx]
+    both_voiced = (f0_sys > 0) & (f0_ref > 0)
     return {
         "mcd_db": float(np.mean(_MCD_SCALE * np.sqrt((difference**2).sum(-1)))),
-        "f0_rmse_hz": _rmse(f0_sys, f0_ref, (f0_sys > 0) & (f0_ref > 0)),
+        "f0_rmse_hz": _rmse(f0_sys, f0_ref, both_voiced),
+        "f0_correlation": _correlation(np.log(f0_sys[both_voiced]), np.log(f0_ref[both_voiced])),
         "voicing_error": float(np.mean((f0_sys > 0) != (f0_ref > 0))),
         "energy_rmse_db": _rmse(e_sys, e_ref, (e_sys > ANALYSIS.silence_db) | (e_ref > ANALYSIS.silence_db)),
     }
@@ -84,12 +96,15 @@ def reference_metrics(system: FrameFeatures, reference: FrameFeatures) -> dict[s
 def utterance_statistics(
     features: FrameFeatures, seconds: float, spoken_chars: int
 ) -> dict[str, float | None]:
-    """Mean F0 (Hz, voiced frames), mean level (dB, frames above the silence floor) and speaking
-    rate (characters of the normalized text per second)."""
+    """Mean F0 (Hz, voiced frames), its spread (standard deviation of log F0 in semitones), mean
+    level (dB, frames above the silence floor) and speaking rate (characters of the normalized
+    text per second)."""
     voiced = features.f0 > 0
+    semitones = 12 * np.log2(features.f0[voiced]) if voiced.any() else np.zeros(0)
     audible = features.energy_db > ANALYSIS.silence_db
     return {
         "mean_f0_hz": float(np.exp(np.mean(np.log(features.f0[voiced])))) if voiced.any() else None,
+        "f0_spread_semitones": float(semitones.std()) if semitones.size > 1 else None,
         "mean_level_db": float(np.mean(features.energy_db[audible])) if audible.any() else None,
         "chars_per_second": spoken_chars / seconds if seconds > 0 else None,
     }
