@@ -42,6 +42,9 @@ aligner_conf=conf/aligner.yaml  # CTC phone recognizer for durations (stage 5)
 teacher_conf=conf/teacher.yaml  # flow-matching teacher (stage 6)
 synth_steps="32 4"     # sampler steps for stage 8: one synthesis (and one report row) each
 synth_guidance=0.0     # classifier-free guidance weight for stage 8
+lsd_steps="4"          # stage 7: fit LSD+ samplers for these step counts (empty: none); stages 8-9
+                       # synthesize and score each beside the teacher rows
+lsd_conf=conf/lsd.yaml # LSD+ fitting settings (stage 7)
 eval_judges=""         # stage 9 judges (wer per sim distillmos dnsmos reference); empty: all
 
 help_message=$(cat <<EOM
@@ -57,7 +60,7 @@ Stages:
   5  durations: train the CTC aligner -> ${exp_dir}/aligner/aligner, align every set
      -> ${dump_dir}/tokens/<set>/durations (+ durations.report.md)
   6  teacher: discrete flow matching transformer -> ${exp_dir}/teacher/model
-  7  distillation (not yet: see issues)
+  7  distillation: LSD+ samplers for --lsd_steps -> ${exp_dir}/teacher/model/samplers/lsd<K>.json
   8  synthesis: zero-shot test list (4-10 s targets, ~3 s prompts), once per --synth_steps value
      -> ${exp_dir}/teacher/synth/test_<N>steps/*.wav
   9  evaluation: every judge on each synthesis and on the recordings (the ceiling)
@@ -75,7 +78,8 @@ Options (default in brackets):
   --codec_held_out_speakers ($codec_held_out_speakers) --codec_eval_utterances ($codec_eval_utterances)
   --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
   --aligner_conf ($aligner_conf) --teacher_conf ($teacher_conf) --synth_steps ("$synth_steps")
-  --synth_guidance ($synth_guidance) --eval_judges ("$eval_judges")
+  --synth_guidance ($synth_guidance) --lsd_steps ("$lsd_steps") --lsd_conf ($lsd_conf)
+  --eval_judges ("$eval_judges")
 EOM
 )
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
@@ -191,9 +195,16 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     --config "$teacher_conf" --out "$exp_dir/teacher" --device "$device"
 fi
 
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ -n "$lsd_steps" ]; then
+  log "Stage 7: LSD+ samplers for ${lsd_steps// /, } steps ($lsd_conf) -> $exp_dir/teacher/model/samplers"
+  # shellcheck disable=SC2086
+  diflow-tts distill lsd --model "$exp_dir/teacher/model" --data "$data_dir/train" \
+    --tokens "$dump_dir/tokens/train" --steps $lsd_steps --config "$lsd_conf" --device "$device"
+fi
+
 synth_root=$exp_dir/teacher/synth
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  log "Stage 8: zero-shot synthesis of $data_dir/test at ${synth_steps// /, } steps -> $synth_root/test_<N>steps"
+  log "Stage 8: zero-shot synthesis of $data_dir/test at ${synth_steps// /, } steps (LSD+: ${lsd_steps:-none}) -> $synth_root"
   mkdir -p "$synth_root"
   diflow-tts make-test-list "$data_dir/test" "$synth_root/test.list"
   for steps in $synth_steps; do
@@ -201,12 +212,18 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
       --out "$synth_root/test_${steps}steps" --steps "$steps" --guidance "$synth_guidance" --device "$device" \
       ${encodec_dir:+--encodec-dir "$encodec_dir"}
   done
+  for steps in $lsd_steps; do
+    diflow-tts synthesize --model "$exp_dir/teacher/model" --list "$synth_root/test.list" \
+      --out "$synth_root/test_lsd${steps}steps" --sampler lsd --steps "$steps" --device "$device" \
+      ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  done
 fi
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  log "Stage 9: evaluation of ${synth_steps// /, } steps (and the ground truth) -> $exp_dir/teacher/eval/test"
+  log "Stage 9: evaluation of ${synth_steps// /, } steps, LSD+ ${lsd_steps:-none} (and the ground truth) -> $exp_dir/teacher/eval/test"
   wav_dirs=(); labels=()
   for steps in $synth_steps; do wav_dirs+=("$synth_root/test_${steps}steps"); labels+=("${steps} steps"); done
+  for steps in $lsd_steps; do wav_dirs+=("$synth_root/test_lsd${steps}steps"); labels+=("LSD+ ${steps} steps"); done
   # shellcheck disable=SC2086
   diflow-tts evaluate --list "$synth_root/test.list" --wav-dir "${wav_dirs[@]}" --labels "${labels[@]}" \
     --out "$exp_dir/teacher/eval/test" --aligner "$exp_dir/aligner/aligner" --device "$device" \

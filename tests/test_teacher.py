@@ -68,8 +68,11 @@ def utterance_tokens(phone_ids: list[int], durations: list[int], speaker: int) -
 
 @pytest.fixture(scope="module")
 def aligned_corpus(tmp_path_factory) -> tuple[Path, Path]:
+    return build_aligned_corpus(tmp_path_factory.mktemp("aligned"))
+
+
+def build_aligned_corpus(root: Path) -> tuple[Path, Path]:
     """A data dir (phones, tokens.txt) and an aligned token dir of 8 utterances of 2 speakers."""
-    root = tmp_path_factory.mktemp("aligned")
     data, tokens = root / "data", root / "tokens"
     table = PhoneTable.build([PHONES])
     generator = torch.Generator().manual_seed(0)

@@ -1,6 +1,6 @@
 """`diflow-tts <command>`: one command per pipeline step; recipes are thin shell over these.
 
-Commands live by group (`data`, `tokens`, `training`, `synthesis`, `evaluation`), each handler
+Commands live by group (`data`, `tokens`, `training`, `distill`, `synthesis`, `evaluation`), each handler
 beside its arguments. Heavy modules are imported inside the handlers, so `diflow-tts --help`
 answers at once and importing this package costs nothing. Errors a user can cause end as one
 line on stderr and exit status 2, not a traceback.
@@ -11,9 +11,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from diflow_tts.cli import data, evaluation, synthesis, tokens, training
+from diflow_tts.cli import data, distill, evaluation, synthesis, tokens, training
 
-GROUPS = (data, tokens, training, synthesis, evaluation)
+GROUPS = (data, tokens, training, distill, synthesis, evaluation)
 
 
 def build_parser() -> argparse.ArgumentParser:

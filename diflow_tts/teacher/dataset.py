@@ -78,6 +78,15 @@ def load_examples(
     return examples
 
 
+def prompt_cut(durations: torch.Tensor, fraction: float) -> tuple[int, int]:
+    """Where a prompt of about ``fraction`` of the frames ends: (phones, frames) in the prompt,
+    cut at a phone boundary, leaving at least one phone on each side."""
+    ends = durations.cumsum(0)
+    cut = int(torch.searchsorted(ends, fraction * float(ends[-1])))
+    cut = min(max(cut, 1), durations.numel() - 1)
+    return cut, int(ends[cut - 1])
+
+
 class TTSDataset(Dataset):
     def __init__(
         self,
@@ -105,13 +114,10 @@ class TTSDataset(Dataset):
         generator = torch.Generator().manual_seed(seed)
         uniform = torch.rand(4, generator=generator).tolist()
         clean = token_streams(self.shard, example.utt)
-        ends = example.durations.cumsum(0)
         fraction = (
             self.prompt.min_fraction + (self.prompt.max_fraction - self.prompt.min_fraction) * uniform[0]
         )
-        cut = int(torch.searchsorted(ends, fraction * clean.shape[1]))
-        cut = min(max(cut, 1), example.phones.numel() - 1)  # a non-empty prompt and target
-        prompt_frames = int(ends[cut - 1]) if cut > 0 else 0
+        cut, prompt_frames = prompt_cut(example.durations, fraction)
         log_rate = prompt_log_rate(prompt_frames, cut) if uniform[1] >= self.prompt.rate_dropout else math.nan
         t = uniform[3]
         target_shape = (clean.shape[0], clean.shape[1] - prompt_frames)

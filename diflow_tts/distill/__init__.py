@@ -1,0 +1,1 @@
+"""Few-step distillation of the frozen teacher: learned samplers (LSD+) and step-aware students."""
