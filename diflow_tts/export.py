@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from diflow_tts.align.recognizer import load_recognizer
 from diflow_tts.align.training import spoken_phones
 from diflow_tts.atomic import atomic_folder
 from diflow_tts.bundle import ALIGNER_FOLDER, CARD_FILE, CONFIG_FILE, load_bundle
@@ -70,6 +71,8 @@ def export_bundle(model_dir: str | Path, out_dir: str | Path, aligner_dir: str |
     """Copy the model folder to ``out_dir`` with the aligner, the measured phone ratio (from the
     training ``data_dir``) and a model card (with ``report``, an evaluation summary.md)."""
     bundle = load_bundle(model_dir)  # a folder that does not load is not exported
+    if aligner_dir is not None:
+        load_recognizer(aligner_dir)  # nor a damaged aligner
     if aligner_dir is not None and data_dir is None:
         raise ValueError("exporting the aligner needs --data (the training data dir) to measure the "
                          "phone ratio of its speaking-rate estimate")

@@ -167,3 +167,140 @@ def test_terminal_escapes_are_not_spoken_or_recorded(random_bundle, inputs, tmp_
     assert main(_synthesize(random_bundle, inputs, out, text=text)) == 0
     chunks = json.loads(out.with_suffix(".json").read_text())["chunks"]
     assert chunks and all("\x1b" not in chunk["text"] and "[31m" not in chunk["text"] for chunk in chunks)
+
+
+# Corrupt model files: every artifact a command loads (a bundle's codec and aligner, a codec folder,
+# an aligner folder, a training checkpoint) is named with the fix when a copy of it is damaged.
+
+def _keep_100_bytes(file: Path) -> None:
+    """Damage ``file`` as an interrupted copy would: only its first 100 bytes are left."""
+    file.write_bytes(file.read_bytes()[:100])
+
+
+def _tiny_codec(folder: Path) -> Path:
+    """An untrained EnCodec-architecture codec folder of 8 codebooks of 1024 (the random bundle's
+    layout), as train-codec writes it."""
+    from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
+    from diflow_tts.codec.folder import save_codec_folder
+
+    arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1)
+    return save_codec_folder(build_encodec_model(arch), arch, folder)
+
+
+def _untrained_aligner(folder: Path, table) -> Path:
+    """An untrained phone recognizer over ``table``, saved as train-aligner exports it."""
+    from diflow_tts.align.features import FeatureConfig
+    from diflow_tts.align.recognizer import (
+        PhoneRecognizer,
+        RecognizerArchitecture,
+        RecognizerFolderConfig,
+        save_recognizer,
+    )
+
+    arch = RecognizerArchitecture(channels=16, conv_layers=1)
+    config = RecognizerFolderConfig(arch, FeatureConfig(), len(table))
+    return save_recognizer(folder, PhoneRecognizer(arch, config.features.n_mels, len(table)), config, table)
+
+
+def _rewritten_bundle(random_bundle: Path, folder: Path, tokenizer=None, **config_changes) -> Path:
+    """The random bundle written again to ``folder`` by save_bundle (which copies a trained codec
+    in), with another tokenizer or config; the session's bundle itself is left as it is."""
+    from dataclasses import replace
+
+    from diflow_tts.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle(random_bundle)
+    return save_bundle(folder, replace(bundle.config, **config_changes), bundle.model.state_dict(),
+                       bundle.phones, bundle.tokenizer if tokenizer is None else tokenizer)
+
+
+def test_a_damaged_codec_in_a_bundle_is_named(random_bundle, inputs, tmp_path, capsys):
+    from diflow_tts.bundle import CODEC_FOLDER
+    from diflow_tts.codec.factory import CodecConfig
+    from diflow_tts.tokens.tokenizer import TokenizerConfig
+
+    codec = _tiny_codec(tmp_path / "codec")
+    model = _rewritten_bundle(random_bundle, tmp_path / "model",
+                              TokenizerConfig(codec=CodecConfig(type="trained", path=str(codec))))
+    weights = model / CODEC_FOLDER / "model.safetensors"
+    _keep_100_bytes(weights)
+    out = tmp_path / "out.wav"
+    _one_error(capsys, _synthesize(model, inputs, out), str(weights), "damaged")
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert (codec / "model.safetensors").stat().st_size > 100, "the bundle holds a copy of the codec"
+
+
+def test_a_damaged_codec_folder_is_named_with_the_fix(tmp_path, capsys):
+    codec = _tiny_codec(tmp_path / "codec")
+    _keep_100_bytes(codec / "model.safetensors")
+    report = tmp_path / "report"
+    _one_error(capsys, ["eval-codec", "--codec", str(codec), "--data", str(tmp_path), "--out", str(report)],
+               str(codec / "model.safetensors"), "damaged", "train-codec")
+    assert not report.exists()
+
+
+def test_a_damaged_aligner_folder_is_named_with_the_fix(tmp_path, capsys):
+    from diflow_tts.align.durations import PARTS_DIR, SOURCE_FILE
+    from diflow_tts.text.phone_table import PhoneTable
+    from diflow_tts.tokens.durations import DURATIONS_FILE
+
+    data, tokens = _token_dir(tmp_path)
+    (tokens / DURATIONS_FILE).unlink()  # not aligned yet
+    aligner = _untrained_aligner(tmp_path / "aligner", PhoneTable.load(data / "tokens.txt"))
+    _keep_100_bytes(aligner / "model.safetensors")
+    _one_error(capsys, ["align", str(data), str(tokens), "--aligner", str(aligner), "--device", "cpu"],
+               str(aligner / "model.safetensors"), "damaged", "train-aligner")
+    assert not any((tokens / name).exists() for name in (DURATIONS_FILE, SOURCE_FILE, PARTS_DIR))
+
+
+def test_a_damaged_aligner_in_a_bundle_is_named(random_bundle, inputs, tmp_path, capsys):
+    """An exported bundle's recognizer hears the speaking rate of a reference given without its
+    text: loading it is where a damaged copy shows."""
+    from diflow_tts.bundle import ALIGNER_FOLDER, PHONES_FILE
+    from diflow_tts.text.phone_table import PhoneTable
+
+    model = _rewritten_bundle(random_bundle, tmp_path / "model", phones_per_spoken_phone=1.2)
+    _untrained_aligner(model / ALIGNER_FOLDER, PhoneTable.load(model / PHONES_FILE))
+    weights = model / ALIGNER_FOLDER / "model.safetensors"
+    _keep_100_bytes(weights)
+    out = tmp_path / "out.wav"
+    _one_error(capsys, _synthesize(model, inputs, out), str(weights), "damaged")  # --prompt, no --prompt-text
+    assert not out.exists() and not out.with_suffix(".json").exists()
+
+
+def test_a_damaged_training_checkpoint_is_named_with_the_fix_and_the_fix_works(tmp_path, capsys):
+    from dataclasses import replace
+
+    from diflow_tts.config import save_config
+    from diflow_tts.train.checkpoint import CheckpointManager
+    from tests.test_teacher import TINY, build_aligned_corpus
+
+    data, tokens = build_aligned_corpus(tmp_path)
+    config = tmp_path / "teacher.yaml"
+    save_config(replace(TINY, loop=replace(TINY.loop, max_steps=2, checkpoint_every=1, log_every=1)), config)
+    argv = ["train", "--data", str(data), "--tokens", str(tokens), "--config", str(config),
+            "--out", str(tmp_path / "exp"), "--device", "cpu"]
+    assert main(argv) == 0
+    checkpoints = CheckpointManager(tmp_path / "exp" / "checkpoints")
+    assert checkpoints.steps() == [1, 2]
+    newest = checkpoints.latest()
+    _keep_100_bytes(newest)
+    capsys.readouterr()  # the first run's output
+    _one_error(capsys, argv, str(newest), "cannot be read", "delete it to resume from the one before")
+    newest.unlink()  # the fix the error gives: the run resumes at step 1 and ends as before
+    assert main(argv) == 0
+    assert checkpoints.steps() == [1, 2] and CheckpointManager.load(newest)["step"] == 2
+
+
+def test_export_refuses_a_damaged_aligner(random_bundle, tmp_path, capsys):
+    from diflow_tts.bundle import PHONES_FILE
+    from diflow_tts.text.phone_table import PhoneTable
+
+    data, _ = _token_dir(tmp_path)
+    aligner = _untrained_aligner(tmp_path / "aligner", PhoneTable.load(random_bundle / PHONES_FILE))
+    _keep_100_bytes(aligner / "model.safetensors")
+    out = tmp_path / "export"
+    argv = ["export", "--model", str(random_bundle), "--aligner", str(aligner), "--data", str(data),
+            "--out", str(out)]
+    _one_error(capsys, argv, str(aligner / "model.safetensors"), "damaged")
+    assert not out.exists()

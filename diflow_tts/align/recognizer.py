@@ -105,5 +105,6 @@ def load_recognizer(
         )
     config = load_config(folder / CONFIG_FILE, RecognizerFolderConfig)
     model = PhoneRecognizer(config.architecture, config.features.n_mels, config.num_phones)
-    model.load_state_dict(load_weights(folder / WEIGHTS_FILE, "train the aligner again (train-aligner)"))
+    fix = "train the aligner again (train-aligner), or copy the model folder again if it came inside one"
+    model.load_state_dict(load_weights(folder / WEIGHTS_FILE, fix))
     return model.to(device).eval(), config, PhoneTable.load(folder / PHONES_FILE)

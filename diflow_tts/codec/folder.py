@@ -82,7 +82,8 @@ def load_codec_folder(folder: str | Path) -> CodecBackend:
     """The codec saved in ``folder`` as a tokenizer backend."""
     folder = Path(folder)
     _require(folder, ARCHITECTURE_FILE, WEIGHTS_FILE)
-    state = load_weights(folder / WEIGHTS_FILE, "run train-codec again to rewrite the codec folder")
+    state = load_weights(folder / WEIGHTS_FILE, "run train-codec again to rewrite the codec folder, or copy "
+                                                "the model folder again if it came inside one")
     where = str(folder / ARCHITECTURE_FILE)
     if is_world_folder(folder):
         from diflow_tts.codec.world_backend import WorldCodec, WorldCodecConfig
