@@ -159,6 +159,11 @@ class LSDFitter:
     def grid_time(self, step: int) -> float:
         return step / self.config.teacher_steps
 
+    @property
+    def stride(self) -> int:
+        """Teacher steps between two candidate schedule boundaries."""
+        return self.config.teacher_steps // self.config.grid
+
     def _start_state(self, index: int) -> torch.Tensor:
         """The all-mask start, with the relaxed start's hint frames revealed when asked."""
         batch, trajectory = self.batches[index], self.trajectories[index]
@@ -174,7 +179,7 @@ class LSDFitter:
     def segment_costs(self) -> torch.Tensor:
         """C[a, b] for grid boundaries a < b (indices 0..grid): sum over masked positions of
         R_ab KL(q_ab || p_a), per target token, averaged over the batches."""
-        grid, stride = self.config.grid, self.config.teacher_steps // self.config.grid
+        grid, stride = self.config.grid, self.stride
         costs = torch.full((grid + 1, grid + 1), float("inf"), dtype=torch.float64)
         costs.diagonal().zero_()
         for a in range(grid):
@@ -271,13 +276,13 @@ class LSDFitter:
     def fit(self, steps: int, costs: torch.Tensor | None = None,
             progress: Callable[[str], None] = log.info) -> tuple[SamplingSchedule, FitReport]:
         """The K = ``steps`` schedule and how its fit went."""
-        config, stride = self.config, self.config.teacher_steps // self.config.grid
+        config = self.config
         report = FitReport(steps, config.objective)
         if config.objective == "kernel":
             if costs is None:
                 costs = self.segment_costs()
             boundaries, report.path_cost = self.best_path(costs, steps)
-            boundaries = [b * stride for b in boundaries]
+            boundaries = [b * self.stride for b in boundaries]
         else:
             boundaries = [k * config.teacher_steps // steps for k in range(steps + 1)]
         fitted: list[FittedStep] = []

@@ -16,7 +16,6 @@ independent of everything else, and it was masked in every one of those states).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import TypeVar
 
 import torch
@@ -94,12 +93,6 @@ class SegmentTarget:
                 for stream, total in enumerate(self.sums)]
 
 
-def reveal_weights(path: MaskPath, steps: Sequence[SamplingStep], end_t: float) -> list[float]:
-    """kappa(u_j+1) - kappa(u_j) of each step of a segment (the last one ends at ``end_t``)."""
-    times = [step.t for step in steps] + [end_t]
-    return [float(path.kappa(later) - path.kappa(earlier)) for earlier, later in pairwise(times)]
-
-
 @torch.no_grad()
 def segment_rollout(step_logits: StepLogits, tokens: torch.Tensor, target: torch.Tensor,
                     steps: Sequence[SamplingStep], first_index: int, path: MaskPath,
@@ -111,8 +104,8 @@ def segment_rollout(step_logits: StepLogits, tokens: torch.Tensor, target: torch
     big student step would draw from): one sub-rollout serves every segment that starts here."""
     mask_column = torch.tensor(list(mask_ids), device=tokens.device)[None, :, None]
     accumulated = SegmentTarget((tokens == mask_column) & target[:, None])
-    times = [step.t for step in steps[1:]] + [1.0]
-    weights = reveal_weights(path, steps, 1.0)
+    ends = [step.t for step in steps[1:]] + [1.0]  # when each step ends
+    weights = [float(path.kappa(end) - path.kappa(step.t)) for step, end in zip(steps, ends, strict=True)]
     pending, results = list(end_times), []
     first: list[StepRecord] = []
 
@@ -120,11 +113,11 @@ def segment_rollout(step_logits: StepLogits, tokens: torch.Tensor, target: torch
         offset = record.step - first_index
         first[:] = first or [record]
         accumulated.update(record, weights[offset])
-        while pending and abs(times[offset] - pending[0]) < 1e-9:
+        while pending and abs(ends[offset] - pending[0]) < 1e-9:
             pending.pop(0)
             results.append(measure(accumulated, first[0]))
 
-    last = first_index + max(offset for offset, t in enumerate(times) if t <= max(end_times) + 1e-9) + 1
-    run_steps(step_logits, tokens.clone(), target, steps[: last - first_index], mask_ids, noise,
+    needed = 1 + max(offset for offset, end in enumerate(ends) if end <= max(end_times) + 1e-9)
+    run_steps(step_logits, tokens.clone(), target, steps[:needed], mask_ids, noise,
               first_index=first_index, on_step=fold)
     return results

@@ -15,14 +15,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
-import torch
 
-from diflow_tts.audio import load_audio
+from diflow_tts.audio import load_audio, save_audio
 from diflow_tts.data.test_list import TestItem, write_test_list
 from diflow_tts.eval.evaluate import evaluate
 from diflow_tts.eval.step_measures import (
@@ -53,24 +52,19 @@ class StepSystem:
     sampler: Sampler
 
 
-def utterance_seeds(seed: int, count: int) -> list[int]:
-    return [1000 * seed + index for index in range(count)]
+def _plan_slices(plans: Sequence[PlannedBatch]) -> list[slice]:
+    """Where each planned batch's utterances sit in the list of all utterances."""
+    starts = list(accumulate((len(planned.items) for planned in plans), initial=0))
+    return [slice(start, end) for start, end in pairwise(starts)]
 
 
 def _timed_sample(system: StepSystem, plans: Sequence[PlannedBatch], seed: int
                   ) -> tuple[list[FactorizedTokens], float]:
-    start, tokens, offset = time.perf_counter(), [], 0
-    for planned in plans:
-        seeds = utterance_seeds(seed, offset + len(planned.items))[offset:]
+    start, tokens = time.perf_counter(), []
+    for planned, part in zip(plans, _plan_slices(plans), strict=True):
+        seeds = [1000 * seed + index for index in range(part.start, part.stop)]
         tokens += system.synthesizer.sample(planned, system.sampler, seeds)
-        offset += len(planned.items)
     return tokens, time.perf_counter() - start
-
-
-def _write_wavs(folder: Path, items: Sequence[TestItem], wavs: Sequence[torch.Tensor], rate: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for item, wav in zip(items, wavs, strict=True):
-        soundfile.write(folder / f"{item.uttid}.wav", wav.float().numpy(), rate)
 
 
 def measure_steps(
@@ -118,13 +112,13 @@ def measure_steps(
         decode_seconds = time.perf_counter() - start
         audio_seconds = sum(wav.numel() for wav in wavs) / planner.sample_rate
         wav_dirs[system.label] = out_dir / "wavs" / system.label.replace(" ", "_")
-        _write_wavs(wav_dirs[system.label], items, wavs, planner.sample_rate)
+        for item, wav in zip(items, wavs, strict=True):
+            save_audio(wav_dirs[system.label] / f"{item.uttid}.wav", wav, planner.sample_rate)
         likelihood: dict[str, float] = {}
-        for planned, offset in zip(plans, np.cumsum([0] + [len(p.items) for p in plans[:-1]]), strict=True):
-            generated = first[offset: offset + len(planned.items)]
-            part = pseudo_log_likelihood(planner.logits, planned.batch, generated, planner.bundle.path,
-                                         planner.layout.mask_ids)
-            for key, value in part.items():
+        for planned, part in zip(plans, _plan_slices(plans), strict=True):
+            scores = pseudo_log_likelihood(planner.logits, planned.batch, first[part], planner.bundle.path,
+                                           planner.layout.mask_ids)
+            for key, value in scores.items():
                 likelihood[key] = likelihood.get(key, 0.0) + value * len(planned.items) / len(items)
         rows[system.label] = {
             "family": system.family, "steps": system.steps,
