@@ -34,9 +34,10 @@ from diflow_tts.atomic import atomic_folder
 from diflow_tts.config import ConfigError, from_dict, load_config, save_config
 from diflow_tts.flow.path import MaskPath, MaskPathConfig
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
-from diflow_tts.flow.step_logits import LogitsFactory, teacher_logits
+from diflow_tts.flow.step_logits import LogitsFactory, student_logits, teacher_logits
 from diflow_tts.model.config import ModelConfig
 from diflow_tts.model.network import DiFlowTTSModel
+from diflow_tts.model.student import StepAwareStudent, StudentConfig
 from diflow_tts.text.phone_table import PhoneTable
 from diflow_tts.tokens.layout import TokenLayout
 from diflow_tts.tokens.tokenizer import TokenizerConfig
@@ -65,6 +66,7 @@ class BundleConfig:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     max_frames: int = 1_500
     phones_per_spoken_phone: float | None = None
+    student: StudentConfig | None = None  # kind "student": the step counts it serves, its latent
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,15 @@ def _build_teacher(config: BundleConfig) -> DiFlowTTSModel:
     return DiFlowTTSModel(config.model.architecture(), config.layout)
 
 
-MODEL_KINDS: dict[str, ModelKind] = {"teacher": ModelKind(_build_teacher, teacher_logits)}
+def _build_student(config: BundleConfig) -> StepAwareStudent:
+    if config.student is None:
+        raise ConfigError("a student bundle's config.yaml lacks its 'student' section (step counts): "
+                          "export the student again with 'diflow-tts distill student'")
+    return StepAwareStudent(config.model.architecture(), config.layout, config.student)
+
+
+MODEL_KINDS: dict[str, ModelKind] = {"teacher": ModelKind(_build_teacher, teacher_logits),
+                                     "student": ModelKind(_build_student, student_logits)}
 
 
 def model_kind(name: str) -> ModelKind:
@@ -128,11 +138,24 @@ class ModelBundle:
     def schedule(self, sampler: SamplerConfig | SamplingSchedule | str | None = None) -> SamplingSchedule:
         """The schedule to sample with: the bundle's default options (None), the uniform grid of
         given options, a schedule as is, or a fitted schedule saved in the bundle by name."""
-        if isinstance(sampler, SamplingSchedule):
-            return sampler
         if isinstance(sampler, str):
             return self.fitted_schedule(sampler)
-        return SamplingSchedule.uniform(self.path, sampler or self.config.sampler)
+        if not isinstance(sampler, SamplingSchedule):
+            sampler = SamplingSchedule.uniform(self.path, sampler or self.config.sampler)
+        return self._served(sampler)
+
+    def _served(self, schedule: SamplingSchedule) -> SamplingSchedule:
+        """A student samples only at the step counts it was distilled for, and without guidance
+        (it learned the teacher's sampler, guidance included, and never its unconditional
+        branch): one error, before any prompt is encoded."""
+        student = self.config.student
+        if student is not None and len(schedule) not in student.step_counts:
+            raise ValueError(f"model {self.folder} is a student distilled for {list(student.step_counts)} "
+                             f"steps, not {len(schedule)}: ask for one of those, or sample the teacher")
+        if student is not None and schedule.guided:
+            raise ValueError(f"model {self.folder} is a student: it samples without guidance (distil it "
+                             "from a guided teacher sampler instead, with the config's guidance)")
+        return schedule
 
     def fitted_schedule(self, name: str, steps: int | None = None) -> SamplingSchedule:
         """A fitted schedule saved in the bundle: ``name`` itself, or with ``steps`` the family
@@ -142,7 +165,7 @@ class ModelBundle:
         if not file.is_file():
             raise ValueError(f"model {self.folder} has no fitted sampler {name!r} "
                              f"(it has: {self.fitted_samplers() or 'none'}); fit one first")
-        return SamplingSchedule.load(file)
+        return self._served(SamplingSchedule.load(file))
 
 
 def save_bundle(
@@ -151,9 +174,13 @@ def save_bundle(
     weights: dict[str, torch.Tensor],
     phones: PhoneTable,
     tokenizer: TokenizerConfig,
+    aligner: Path | None = None,
 ) -> Path:
-    """Write the folder under a temporary name and swap it in, so a folder that exists is whole."""
+    """Write the folder under a temporary name and swap it in, so a folder that exists is whole;
+    ``aligner``: a phone recognizer folder to bundle (a student keeps its teacher's)."""
     with atomic_folder(folder) as staging:
+        if aligner is not None:
+            shutil.copytree(aligner, staging / ALIGNER_FOLDER)
         if tokenizer.codec.type == "trained":
             shutil.copytree(tokenizer.codec.path or "", staging / CODEC_FOLDER)
             tokenizer = replace(tokenizer, codec=replace(tokenizer.codec, path=CODEC_FOLDER))

@@ -45,6 +45,9 @@ synth_guidance=0.0     # classifier-free guidance weight for stage 8
 lsd_steps="4"          # stage 7: fit LSD+ samplers for these step counts (empty: none); stages 8-9
                        # synthesize and score each beside the teacher rows
 lsd_conf=conf/lsd.yaml # LSD+ fitting settings (stage 7)
+student_steps="1 4"    # stage 7: train a step-aware student (conf: --student_conf); stages 8-9 score it
+                       # at these step counts (empty: no student)
+student_conf=conf/student.yaml  # student distillation settings (stage 7)
 eval_judges=""         # stage 9 judges (wer per sim distillmos dnsmos reference); empty: all
 
 help_message=$(cat <<EOM
@@ -60,7 +63,8 @@ Stages:
   5  durations: train the CTC aligner -> ${exp_dir}/aligner/aligner, align every set
      -> ${dump_dir}/tokens/<set>/durations (+ durations.report.md)
   6  teacher: discrete flow matching transformer -> ${exp_dir}/teacher/model
-  7  distillation: LSD+ samplers for --lsd_steps -> ${exp_dir}/teacher/model/samplers/lsd<K>.json
+  7  distillation: LSD+ samplers for --lsd_steps -> ${exp_dir}/teacher/model/samplers/lsd<K>.json;
+     a step-aware student (--student_conf) when --student_steps is set -> ${exp_dir}/student/model
   8  synthesis: zero-shot test list (4-10 s targets, ~3 s prompts), once per --synth_steps value
      -> ${exp_dir}/teacher/synth/test_<N>steps/*.wav
   9  evaluation: every judge on each synthesis and on the recordings (the ceiling)
@@ -79,6 +83,7 @@ Options (default in brackets):
   --tokenizer_conf ($tokenizer_conf) --encodec_dir ($encodec_dir)
   --aligner_conf ($aligner_conf) --teacher_conf ($teacher_conf) --synth_steps ("$synth_steps")
   --synth_guidance ($synth_guidance) --lsd_steps ("$lsd_steps") --lsd_conf ($lsd_conf)
+  --student_steps ("$student_steps") --student_conf ($student_conf)
   --eval_judges ("$eval_judges")
 EOM
 )
@@ -201,10 +206,16 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ -n "$lsd_steps" ]; then
   diflow-tts distill lsd --model "$exp_dir/teacher/model" --data "$data_dir/train" \
     --tokens "$dump_dir/tokens/train" --steps $lsd_steps --config "$lsd_conf" --device "$device"
 fi
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ -n "$student_steps" ]; then
+  log "Stage 7: step-aware student ($student_conf) -> $exp_dir/student/model"
+  $train_launcher diflow-tts distill student --model "$exp_dir/teacher/model" --data "$data_dir/train" \
+    --tokens "$dump_dir/tokens/train" --valid-data "$data_dir/dev" --valid-tokens "$dump_dir/tokens/dev" \
+    --config "$student_conf" --out "$exp_dir/student" --device "$device"
+fi
 
 synth_root=$exp_dir/teacher/synth
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  log "Stage 8: zero-shot synthesis of $data_dir/test at ${synth_steps// /, } steps (LSD+: ${lsd_steps:-none}) -> $synth_root"
+  log "Stage 8: zero-shot synthesis of $data_dir/test at ${synth_steps// /, } steps (LSD+: ${lsd_steps:-none}; student: ${student_steps:-none}) -> $synth_root"
   mkdir -p "$synth_root"
   diflow-tts make-test-list "$data_dir/test" "$synth_root/test.list"
   for steps in $synth_steps; do
@@ -217,13 +228,19 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
       --out "$synth_root/test_lsd${steps}steps" --sampler lsd --steps "$steps" --device "$device" \
       ${encodec_dir:+--encodec-dir "$encodec_dir"}
   done
+  for steps in $student_steps; do
+    diflow-tts synthesize --model "$exp_dir/student/model" --list "$synth_root/test.list" \
+      --out "$synth_root/test_student${steps}steps" --steps "$steps" --device "$device" \
+      ${encodec_dir:+--encodec-dir "$encodec_dir"}
+  done
 fi
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  log "Stage 9: evaluation of ${synth_steps// /, } steps, LSD+ ${lsd_steps:-none} (and the ground truth) -> $exp_dir/teacher/eval/test"
+  log "Stage 9: evaluation of ${synth_steps// /, } steps, LSD+ ${lsd_steps:-none}, student ${student_steps:-none} (and the ground truth) -> $exp_dir/teacher/eval/test"
   wav_dirs=(); labels=()
   for steps in $synth_steps; do wav_dirs+=("$synth_root/test_${steps}steps"); labels+=("${steps} steps"); done
   for steps in $lsd_steps; do wav_dirs+=("$synth_root/test_lsd${steps}steps"); labels+=("LSD+ ${steps} steps"); done
+  for steps in $student_steps; do wav_dirs+=("$synth_root/test_student${steps}steps"); labels+=("student ${steps} steps"); done
   # shellcheck disable=SC2086
   diflow-tts evaluate --list "$synth_root/test.list" --wav-dir "${wav_dirs[@]}" --labels "${labels[@]}" \
     --out "$exp_dir/teacher/eval/test" --aligner "$exp_dir/aligner/aligner" --device "$device" \

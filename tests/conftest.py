@@ -78,6 +78,21 @@ def kill_9_then_resume(command: list[str], exp_dir: Path, config, config_path: P
     return saved
 
 
+def assert_same_final_weights(straight: Path, resumed: Path, step: int) -> None:
+    """The newest checkpoints of two experiment folders are both at ``step`` and hold the same
+    weights and weight averages, bit for bit (an interrupted run resumed exactly)."""
+    from diflow_tts.train.checkpoint import CheckpointManager
+
+    ours, theirs = (CheckpointManager.load(CheckpointManager(folder / "checkpoints").latest())
+                    for folder in (straight, resumed))
+    assert ours["step"] == theirs["step"] == step
+    for part in ("model", "ema"):
+        first, second = ours["task"][part], theirs["task"][part]
+        if part == "ema":
+            first, second = first["shadow"], second["shadow"]
+        assert all(torch.equal(first[key], second[key]) for key in first)
+
+
 @pytest.fixture(scope="session")
 def random_bundle(tmp_path_factory) -> Path:
     """A tiny model bundle with random weights and a random-weight EnCodec: the whole inference

@@ -89,12 +89,12 @@ def test_a_new_model_kind_plugs_in_without_touching_synthesis(tmp_path, monkeypa
     def counting_logits(network, compile_mode):
         inner = teacher_logits(network, compile_mode)
 
-        def factory(batch):
-            adapter = inner(batch)
+        def factory(batch, steps):
+            adapter = inner(batch, steps)
 
-            def step_logits(tokens, step, t):
+            def step_logits(tokens, step, t, noise):
                 calls.append(step)
-                return adapter(tokens, step, t)
+                return adapter(tokens, step, t, noise)
             return step_logits
         return factory
 

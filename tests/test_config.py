@@ -14,6 +14,20 @@ def test_recipe_configs_load():
         assert config.codec.bandwidth == 6.0
 
 
+def test_every_recipe_config_of_the_training_stages_loads():
+    from diflow_tts.distill.fit_sampler import LSDRunConfig
+    from diflow_tts.distill.student import StudentTrainConfig
+    from diflow_tts.teacher.training import TeacherTrainConfig
+
+    schemas = {"teacher*.yaml": TeacherTrainConfig, "lsd.yaml": LSDRunConfig,
+               "student.yaml": StudentTrainConfig}
+    for pattern, schema in schemas.items():
+        paths = sorted(ROOT.glob(f"egs/*/conf/{pattern}"))
+        assert len(paths) >= 2, pattern
+        for path in paths:
+            load_config(path, schema)
+
+
 def test_round_trip(tmp_path):
     config = TokenizerConfig()
     save_config(config, tmp_path / "c.yaml")

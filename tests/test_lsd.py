@@ -36,7 +36,7 @@ def test_a_trajectory_rebuilds_every_state_and_a_segment_target_is_a_distributio
     bundle, (batch,) = teacher
     layout = bundle.config.layout
     schedule = SamplingSchedule.uniform(bundle.path, bundle.sampler_config(steps=6))
-    adapter = bundle.logits()(batch)
+    adapter = bundle.logits()(batch, len(schedule))
     trajectory = teacher_trajectory(adapter, batch.tokens.clone(), batch.target_mask, schedule.steps,
                                     layout.mask_ids, Noise(torch.Generator().manual_seed(0)))
     assert torch.equal(trajectory.state_at(0), batch.tokens)

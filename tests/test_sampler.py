@@ -39,7 +39,7 @@ class FixedLogits:
 
     probabilities = torch.tensor([0.1, 0.2, 0.3, 0.4])
 
-    def __call__(self, tokens: torch.Tensor, step: int, t: float) -> list[torch.Tensor]:
+    def __call__(self, tokens: torch.Tensor, step: int, t: float, noise) -> list[torch.Tensor]:
         return [self.probabilities.log().expand(tokens.shape[0], tokens.shape[2], 4)]
 
 

@@ -32,10 +32,9 @@ from diflow_tts.tokens.durations import DURATIONS_FILE
 from diflow_tts.tokens.layout import TokenLayout
 from diflow_tts.tokens.shards import ShardWriter
 from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig
-from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.loop import LoopConfig
 from diflow_tts.train.monitor import read_metrics
-from tests.conftest import kill_9_then_resume
+from tests.conftest import assert_same_final_weights, kill_9_then_resume
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONES = ["a", "b", "d", "e", "i", "k", "o", "s", "t", "u"]
@@ -294,14 +293,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(aligned_cor
     halfway = replace(config, loop=replace(config.loop, max_steps=3))
     train_teacher(data, tokens, halfway, tmp_path / "resumed", device="cpu")
     train_teacher(data, tokens, config, tmp_path / "resumed", device="cpu")
-    straight = CheckpointManager.load(CheckpointManager(tmp_path / "straight" / "checkpoints").latest())
-    resumed = CheckpointManager.load(CheckpointManager(tmp_path / "resumed" / "checkpoints").latest())
-    assert straight["step"] == resumed["step"] == 6
-    for part in ("model", "ema"):
-        flat_a, flat_b = straight["task"][part], resumed["task"][part]
-        if part == "ema":
-            flat_a, flat_b = flat_a["shadow"], flat_b["shadow"]
-        assert all(torch.equal(flat_a[key], flat_b[key]) for key in flat_a)
+    assert_same_final_weights(tmp_path / "straight", tmp_path / "resumed", 6)
 
 
 def test_the_loss_scores_exactly_the_masked_target_tokens_of_each_stream():

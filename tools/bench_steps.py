@@ -57,8 +57,13 @@ def build_systems(args: argparse.Namespace, teacher: Synthesizer) -> tuple[list[
     for spec in args.student:
         folder, counts = family_steps(spec, "--student")
         student = Synthesizer(folder, args.device)
-        systems += [StepSystem(f"student {k}", "student", k, student, student.bundle.sampler_config(steps=k))
-                    for k in counts]
+        for k in counts:  # an unserved step count fails now, not after the teacher rows have run
+            student.bundle.schedule(student.bundle.sampler_config(steps=k))
+        for temperature in args.student_temperature or [None]:
+            family = "student" if temperature is None else f"student T{temperature:g}"
+            systems += [StepSystem(f"{family} {k}", family, k, student,
+                                   student.bundle.sampler_config(steps=k, temperature=temperature))
+                        for k in counts]
     return systems, teacher_row(args.reference_steps)
 
 
@@ -103,6 +108,10 @@ def main() -> None:
     parser.add_argument("--reference-steps", type=int, default=64, help="the agreement's yardstick")
     parser.add_argument("--fitted", nargs="*", default=[], help="fitted schedules of the model: NAME:K,K")
     parser.add_argument("--student", nargs="*", default=[], help="student model folders: DIR:K,K")
+    parser.add_argument("--student-temperature", type=float, nargs="*", default=[None],
+                        help="student rows at each of these temperatures (default: the student's own; "
+                             "0 is argmax, where a student's samples differ across seeds only through "
+                             "its latent)")
     parser.add_argument("--temperature", type=float, default=None, help="teacher rows (default: the model's)")
     parser.add_argument("--guidance", type=float, default=None, help="teacher rows (default: the model's)")
     parser.add_argument("--seeds", type=int, default=4)
@@ -116,6 +125,9 @@ def main() -> None:
     device = pick_device(args.device)
     args.device = device
     teacher = Synthesizer(args.model, device)
+    if teacher.bundle.config.kind != "teacher":
+        raise SystemExit(f"--model {args.model} is a {teacher.bundle.config.kind}: give the teacher (its "
+                         "reference and pseudo log-likelihood are the teacher's); students go in --student")
     items = read_test_list(args.test_list)[: args.limit]
     systems, reference = build_systems(args, teacher)
     aligner = args.aligner or (str(teacher.bundle.aligner_dir) if teacher.bundle.aligner_dir else None)

@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     bundle = load_bundle(args.model)
+    if bundle.config.kind != "teacher":
+        raise SystemExit(f"--model {args.model} is a {bundle.config.kind}: this measures a time-conditioned "
+                         "teacher")
     layout = bundle.config.layout
     batches = condition_batches(args.data, args.tokens, bundle.phones, layout, args.utterances,
                                 args.batch_size)

@@ -1,4 +1,5 @@
-"""Distillation commands: `distill lsd` fits learned samplers of a frozen teacher into its bundle."""
+"""Distillation commands: `distill lsd` fits learned samplers of a frozen teacher into its bundle;
+`distill student` trains a step-aware student into a bundle of its own."""
 
 import argparse
 import json
@@ -30,6 +31,15 @@ def cmd_distill_lsd(args: argparse.Namespace) -> None:
     report = fit_lsd_sampler(args.model, args.data, args.tokens, config, name, pick_device(args.device),
                              args.overwrite)
     print(json.dumps(report, indent=2))
+
+
+def cmd_distill_student(args: argparse.Namespace) -> None:
+    from diflow_tts.config import load_config
+    from diflow_tts.distill.student import StudentTrainConfig, distill_student
+
+    config = load_config(args.config, StudentTrainConfig) if args.config else StudentTrainConfig()
+    print(distill_student(args.model, args.data, args.tokens, config, args.out, device=args.device,
+                          valid_data_dir=args.valid_data, valid_token_dir=args.valid_tokens))
 
 
 def register(command: Command) -> None:
@@ -71,3 +81,21 @@ def register(command: Command) -> None:
     lsd.add_argument("--seed", type=int)
     lsd.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when present)")
     lsd.add_argument("--overwrite", action="store_true", help="refit step counts that have a schedule")
+
+    student = methods.add_parser(
+        "student", help="train a step-aware student of a teacher (1, 2 and 4 steps) into OUT/model",
+        description="Train a step-aware student on online rollouts of a frozen teacher: the teacher's "
+                    "weights with a learned conditioning vector per (step count, step) instead of its "
+                    "time input, a latent input for one-step diversity, and DSFlow's endpoint + segment "
+                    "losses. Resumes from OUT/checkpoints; torchrun for several GPUs or CPU processes. "
+                    "The exported OUT/model synthesizes like a teacher's, at the step counts it serves.")
+    student.set_defaults(func=cmd_distill_student)
+    student.add_argument("--model", required=True, help="the teacher's model folder")
+    student.add_argument("--data", required=True, help="phonemized training data dir (the conditions)")
+    student.add_argument("--tokens", required=True, help="its aligned token dir")
+    student.add_argument("--valid-data", help="held-out data dir for the validation loss")
+    student.add_argument("--valid-tokens", help="its aligned token dir")
+    student.add_argument("--config", help="YAML: student (step_counts, latent), teacher_steps, temperature, "
+                                          "guidance, sampler, loss, optimizer, data, loop")
+    student.add_argument("--out", required=True, help="experiment folder; the student goes to OUT/model")
+    student.add_argument("--device", default="auto", help="auto, cpu or cuda (torchrun picks the GPU)")

@@ -141,7 +141,7 @@ class LSDFitter:
         self.mask_ids = layout.mask_ids
         self.generator = torch.Generator().manual_seed(config.seed)
         self.adapters = [step_logits_for(logits, batch, reference) for batch in batches]
-        self.unguided = [logits(batch) for batch in batches]
+        self.unguided = [logits(batch, len(reference)) for batch in batches]
         self.trajectories = [self._trajectory(i) for i in range(len(batches))]
 
     # ----- states -----
@@ -227,11 +227,12 @@ class LSDFitter:
         target = batch.target_mask
         t = self.grid_time(start)
         masked = (tokens == self._mask_column()) & target[:, None]
-        conditional = [x.log_softmax(-1) for x in self.unguided[index](tokens, start, t)]
+        conditional = [x.log_softmax(-1) for x in self.unguided[index](tokens, start, t, self._noise())]
         unconditional: list[torch.Tensor | None] = [None] * len(conditional)
         if self.config.fit_guidance or self.reference.guided:
             dropped = replace(batch, drop_condition=torch.ones_like(batch.drop_condition))
-            unconditional = [x.log_softmax(-1) for x in self.logits(dropped)(tokens, start, t)]
+            unconditional = [x.log_softmax(-1) for x in
+                             self.logits(dropped, len(self.reference))(tokens, start, t, self._noise())]
         (distributions,) = segment_rollout(
             self.adapters[index], tokens, target, self.reference.steps[start:], start, self.path,
             [self.grid_time(end)], self.mask_ids, self._noise(),
@@ -373,8 +374,8 @@ class LSDFitter:
             both = (state == self._mask_column()) & (teacher_state == self._mask_column())
             both &= self.batches[index].target_mask[:, None]
             with torch.no_grad():
-                student = self.unguided[index](state, start, t)
-                teacher = self.unguided[index](teacher_state, start, t)
+                student = self.unguided[index](state, start, t, self._noise())
+                teacher = self.unguided[index](teacher_state, start, t, self._noise())
             for stream in range(len(student)):
                 rows = both[:, stream].nonzero(as_tuple=True)
                 s_log = student[stream][rows].log_softmax(-1).double()

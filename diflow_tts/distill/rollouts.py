@@ -44,8 +44,11 @@ class TeacherTrajectory:
     reveal_step: torch.Tensor
     start: torch.Tensor  # the state before step 0 (prompt tokens, masked targets)
 
-    def state_at(self, step: int) -> torch.Tensor:
-        """The tokens before grid step ``step``: revealed where an earlier step revealed them."""
+    def state_at(self, step: int | torch.Tensor) -> torch.Tensor:
+        """The tokens before grid step ``step`` (one for the batch, or one per utterance [B]):
+        revealed where an earlier step revealed them."""
+        if isinstance(step, torch.Tensor):
+            step = step.view(-1, 1, 1)
         shown = (self.reveal_step >= 0) & (self.reveal_step < step)
         return torch.where(shown, self.final, self.start)
 

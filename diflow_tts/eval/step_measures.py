@@ -31,6 +31,7 @@ import torchaudio
 from scipy import linalg
 
 from diflow_tts.flow.path import MaskPath
+from diflow_tts.flow.sampler import Noise
 from diflow_tts.flow.step_logits import LogitsFactory
 from diflow_tts.model.batch import FlowBatch
 from diflow_tts.tokens.prosody import UNVOICED, ProsodyConfig, dequantize_pitch
@@ -145,8 +146,8 @@ def pseudo_log_likelihood(logits: LogitsFactory, batch: FlowBatch, generated: Se
         hidden = (torch.rand(tokens.shape, generator=generator, device=tokens.device) >= float(path.kappa(t)))
         hidden &= target[:, None]
         noised = torch.where(hidden, mask_column, tokens)
-        adapter = logits(FlowBatch(**{**vars(batch), "tokens": noised}))
-        for stream, stream_logits in enumerate(adapter(noised, 0, t)):
+        adapter = logits(FlowBatch(**{**vars(batch), "tokens": noised}), 1)  # a time-conditioned teacher
+        for stream, stream_logits in enumerate(adapter(noised, 0, t, Noise(generator))):
             real = tokens[:, stream].clamp_max(stream_logits.shape[-1] - 1)  # padding holds mask ids
             log_probs = stream_logits.log_softmax(-1).gather(-1, real[..., None]).squeeze(-1)
             chosen = hidden[:, stream]

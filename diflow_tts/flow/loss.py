@@ -20,6 +20,16 @@ def masked_token_loss(
     """``targets`` [B, S, L] true tokens, ``scored`` [B, S, L] the masked target positions.
 
     Returns the loss and per-head metrics (prosody and acoustic loss and accuracy)."""
+    per_item_sum, per_item_count, metrics = scored_cross_entropy(model, hidden, batch, targets, scored)
+    return (per_item_sum / per_item_count.clamp_min(1)).mean(), metrics
+
+
+def scored_cross_entropy(
+    model: DiFlowTTSModel, hidden: torch.Tensor, batch: FlowBatch, targets: torch.Tensor, scored: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Each utterance's summed cross-entropy [B] over its scored positions and their count [B]
+    (a distilled student mixes utterance log-likelihoods over latents), and the per-head metrics.
+    Only the scored rows of each stream go through its head."""
     rows = batch.target_mask
     items = torch.arange(rows.shape[0], device=rows.device)[:, None].expand_as(rows)[rows]
     hidden = hidden[rows]
@@ -37,9 +47,8 @@ def masked_token_loss(
             correct = (stream_logits.argmax(-1) == target).float().sum()
             head = 0 if model.layout.is_prosody(stream) else 1
             sums[head] += torch.stack([loss.sum(), correct, loss.new_tensor(float(len(loss)))])
-    loss = (per_item_sum / per_item_count.clamp_min(1)).mean()
     metrics = {}
     for name, (total, correct, count) in zip(("prosody", "acoustic"), sums.tolist(), strict=True):
         metrics[f"{name}_loss"] = total / max(count, 1)
         metrics[f"{name}_accuracy"] = correct / max(count, 1)
-    return loss, metrics
+    return per_item_sum, per_item_count, metrics

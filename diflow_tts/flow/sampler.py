@@ -66,6 +66,10 @@ class Noise:
         """[N, width] numbers for the N selected positions of a [B, L] mask, in row-major order."""
         return torch.rand((int(selected.sum()), width), generator=self.generator, device=selected.device)
 
+    def rand_items(self, count: int) -> torch.Tensor:
+        """One number per utterance (a student's latent)."""
+        return torch.rand((count,), generator=self.generator, device=self.generator.device)
+
 
 class ItemNoise(Noise):
     """Uniform random numbers where utterance b's rows [0, lengths[b]) come from its own
@@ -84,6 +88,12 @@ class ItemNoise(Noise):
         counts = selected.sum(-1).tolist()
         return torch.cat([torch.rand((int(count), width), generator=generator, device=selected.device)
                           for generator, count in zip(self.generators, counts, strict=True)])
+
+    def rand_items(self, count: int) -> torch.Tensor:
+        if count != len(self.generators):
+            raise ValueError(f"{count} item draws asked of {len(self.generators)} per-utterance generators")
+        return torch.cat([torch.rand((1,), generator=generator, device=generator.device)
+                          for generator in self.generators])
 
 
 def draw(logits: torch.Tensor, temperature: float, noise: Noise, selected: torch.Tensor
@@ -147,7 +157,7 @@ def step_logits_for(factory: LogitsFactory, batch: FlowBatch, schedule: Sampling
     """The adapter the steps of ``schedule`` ask: guided when any step has a guidance weight."""
     if schedule.guided:
         return GuidedLogits(factory, batch, [step.guidance for step in schedule.steps])
-    return factory(batch)
+    return factory(batch, len(schedule))
 
 
 @torch.no_grad()
@@ -170,7 +180,7 @@ def run_steps(
         before = tokens.clone() if on_step else tokens
         temperatures = step.stream_temperatures(tokens.shape[1])
         kept = []
-        for stream, stream_logits in enumerate(step_logits(tokens, index, step.t)):
+        for stream, stream_logits in enumerate(step_logits(tokens, index, step.t, noise)):
             stream_logits = filter_logits(stream_logits, step.top_k, step.top_p)
             still_masked = target & (tokens[:, stream] == mask_ids[stream])
             tokens[:, stream] = _step_stream(stream_logits, tokens[:, stream], still_masked, step,

@@ -8,7 +8,6 @@ At the end the EMA weights are exported as a model bundle (`bundle.py`); validat
 through the inference core (`synthesis.sample_planned`), with the true durations.
 """
 
-import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -44,28 +43,24 @@ from diflow_tts.tokens.layout import FRAME_RATE, TokenLayout
 from diflow_tts.tokens.shards import TokenShard
 from diflow_tts.tokens.tokenize_dir import load_tokenizer_config
 from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
+from diflow_tts.train.averaged import AveragedOptimizerConfig, AveragedTraining
 from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches, shuffled_fixed_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
-from diflow_tts.train.ema import EMA
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
 from diflow_tts.train.monitor import TrainingMonitor
-from diflow_tts.train.optim import Optimization, OptimizerConfig
 
 log = logging.getLogger(__name__)
 EXPORT_FOLDER = "model"
 
 
 @dataclass(frozen=True)
-class TeacherOptimizerConfig(OptimizerConfig):
+class TeacherOptimizerConfig(AveragedOptimizerConfig):
     betas: tuple[float, float] = (0.9, 0.98)
-    ema_decay: float = 0.999
     duration_loss_weight: float = 1.0
 
     def _ranges(self) -> list[tuple[str, bool, str]]:
-        """Also checked as the config is read, not when the EMA is built after the data loads."""
-        return [*super()._ranges(), ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
-                ("duration_loss_weight", self.duration_loss_weight >= 0, "at least 0")]
+        return [*super()._ranges(), ("duration_loss_weight", self.duration_loss_weight >= 0, "at least 0")]
 
 
 @dataclass(frozen=True)
@@ -161,8 +156,7 @@ class TeacherTrainingTask:
         self.model = build_network(self._bundle_config()).to(device).train()
         self.objective = TeacherObjective(self.model, config.optimizer.duration_loss_weight)
         self.objective_step = data_parallel(self.objective, context)
-        self.optimization = Optimization(self.model, config.optimizer, config.loop.max_steps, device)
-        self.ema = EMA(self.model, config.optimizer.ema_decay)
+        self.training = AveragedTraining(self.model, config.optimizer, config.loop.max_steps, device)
         self.dataset = TTSDataset(
             train_examples, train_tokens, self.path, config.data.prompt, layout.mask_ids
         )
@@ -199,28 +193,14 @@ class TeacherTrainingTask:
         batch = batch.to(self.context.device)
         with autocast(self.context.device, self.dtype):
             loss, metrics = self.objective_step(batch)
-        metrics["grad_norm"] = self.optimization.step(loss)
-        self.ema.update(self.model)
-        metrics["loss"] = loss.item()
-        metrics["learning_rate"] = self.optimization.learning_rate
+        metrics.update(self.training.step(loss), loss=loss.item())
         return metrics, float(batch.inputs.lengths.sum())
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            **self.optimization.state_dict(),
-        }
+        return self.training.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimization.load_state_dict(state)
-
-    def ema_model(self) -> DiFlowTTSModel:
-        model = copy.deepcopy(self.model)
-        model.load_state_dict(self.ema.weights(self.model))
-        return model.eval()
+        self.training.load_state_dict(state)
 
     @torch.no_grad()
     def validate(self, monitor: TrainingMonitor, step: int) -> None:
@@ -228,7 +208,7 @@ class TeacherTrainingTask:
         a prompt prefix with the true durations: token agreement with the recording, and audio."""
         if self.valid_dataset is None:
             return
-        model, device = self.ema_model(), self.context.device
+        model, device = self.training.averaged_model(), self.context.device
         objective = TeacherObjective(model, self.config.optimizer.duration_loss_weight)
         items = [self.valid_dataset[(index, index)] for index in range(len(self.valid_dataset))]
         totals: dict[str, float] = {}
@@ -292,7 +272,7 @@ class TeacherTrainingTask:
             monitor.audio(step, f"valid/{example.utt}", wav, self._codec.sample_rate)
 
     def export(self, folder: str | Path) -> Path:
-        weights = self.ema.weights(self.model)
+        weights = self.training.averaged_weights()
         return save_bundle(folder, self._bundle_config(), weights, self.phones, self.tokenizer)
 
 
