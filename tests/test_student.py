@@ -4,11 +4,13 @@ an interrupted run resumes exactly, and the exported bundle samples like any mod
 
 import sys
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from diflow_tts.bundle import load_bundle
+from diflow_tts.bundle import load_bundle, save_bundle
 from diflow_tts.config import ConfigError
 from diflow_tts.distill.student import StudentTrainConfig, distill_student, student_task
 from diflow_tts.flow.sampler import Noise, sample
@@ -18,7 +20,7 @@ from diflow_tts.model.student import StepAwareStudent, StudentConfig
 from diflow_tts.teacher.training import train_teacher
 from diflow_tts.train.distributed import init_distributed
 from diflow_tts.train.loop import LoopConfig, run_training
-from tests.conftest import assert_same_final_weights, kill_9_then_resume
+from tests.conftest import assert_same_final_weights, kill_9_then_resume, speech_like
 from tests.test_teacher import TINY, build_aligned_corpus
 
 STUDENT = StudentTrainConfig(
@@ -127,3 +129,36 @@ def test_settings_that_cannot_work_are_refused_with_the_fix(teacher, tmp_path):
         bundle.schedule(SamplerConfig(steps=8))
     with pytest.raises(ValueError, match="samples without guidance"):
         bundle.schedule(SamplerConfig(steps=1, guidance=1.0))
+
+
+@pytest.fixture(scope="module")
+def student_of_random_teacher(random_bundle, tmp_path_factory) -> Path:
+    """An untrained student of the tiny random bundle, saved as a student bundle: what the user
+    layer sees of any student."""
+    teacher = load_bundle(random_bundle)
+    model = StepAwareStudent(teacher.config.model.architecture(), teacher.config.layout, StudentConfig())
+    config = replace(teacher.config, kind="student", sampler=SamplerConfig(steps=4),
+                     student=StudentConfig())
+    weights = model.start_from_teacher(teacher.model).state_dict()
+    return save_bundle(tmp_path_factory.mktemp("student") / "model", config, weights, teacher.phones,
+                       teacher.tokenizer)
+
+
+def test_the_api_speaks_with_a_student_and_refuses_what_it_was_not_distilled_for(
+        student_of_random_teacher):
+    from diflow_tts import DiFlowTTS
+    from diflow_tts.api import BatchItem, TTSInputError
+
+    tts = DiFlowTTS.from_pretrained(student_of_random_teacher, device="cpu")
+    voice = tts.prepare_voice(speech_like(4.0).numpy(), text="A short reference.", sample_rate=24_000)
+    first = tts.synthesize("A line to speak.", voice, seed=5, steps=1)
+    assert np.array_equal(first.audio, tts.synthesize("A line to speak.", voice, seed=5, steps=1).audio)
+    assert first.steps == 1 and np.isfinite(first.audio).all() and first.audio.size > 0
+    batched = tts.synthesize_batch([BatchItem("A line to speak.", voice, seed=5),
+                                    BatchItem("Another one.", voice, seed=6)], steps=1)
+    assert np.corrcoef(batched[0].audio, first.audio)[0, 1] > 0.99  # per-item latents and noise
+    assert tts.synthesize("A line to speak.", voice, seed=5).steps == 4  # the student's default
+    with pytest.raises(TTSInputError, match=r"distilled for \[1, 2, 4\] steps, not 8"):
+        tts.synthesize("A line to speak.", voice, steps=8)
+    with pytest.raises(TTSInputError, match="samples without guidance"):
+        tts.synthesize("A line to speak.", voice, steps=1, guidance=2.0)
