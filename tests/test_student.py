@@ -162,3 +162,25 @@ def test_the_api_speaks_with_a_student_and_refuses_what_it_was_not_distilled_for
         tts.synthesize("A line to speak.", voice, steps=8)
     with pytest.raises(TTSInputError, match="samples without guidance"):
         tts.synthesize("A line to speak.", voice, steps=1, guidance=2.0)
+
+
+def test_two_gloo_processes_distil_and_export(teacher, tmp_path):
+    """The student trains under torchrun like every trainer (each rank rolls the teacher out on
+    its own batches; gradients are averaged)."""
+    import subprocess
+
+    from diflow_tts.config import save_config
+    from diflow_tts.train.monitor import read_metrics
+
+    folder, data, tokens = teacher
+    config = _config(max_steps=2, checkpoint_every=2, log_every=1)
+    save_config(replace(config, data=replace(config.data, batch_utterances=2)), tmp_path / "conf.yaml")
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    result = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "diflow_tts.cli", "distill", "student",
+         "--model", str(folder), "--data", str(data), "--tokens", str(tokens),
+         "--config", str(tmp_path / "conf.yaml"), "--out", str(tmp_path / "exp"), "--device", "cpu"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len([row for row in read_metrics(tmp_path / "exp") if row["split"] == "train"]) == 2
+    assert load_bundle(tmp_path / "exp" / "model").config.kind == "student"
