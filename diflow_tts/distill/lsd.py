@@ -44,7 +44,7 @@ from diflow_tts.flow.path import MaskPath
 from diflow_tts.flow.sampler import Noise, StepRecord, run_steps, step_logits_for
 from diflow_tts.flow.schedule import SamplingSchedule, SamplingStep
 from diflow_tts.flow.step_logits import LogitsFactory
-from diflow_tts.model.batch import FlowBatch
+from diflow_tts.model.batch import FlowBatch, mask_column
 from diflow_tts.tokens.layout import TokenLayout
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,6 @@ class LSDFitter:
     def _noise(self) -> Noise:
         return Noise(self.generator)
 
-    def _mask_column(self) -> torch.Tensor:
-        return torch.tensor(self.mask_ids)[None, :, None]
 
     def _trajectory(self, index: int) -> TeacherTrajectory:
         batch = self.batches[index]
@@ -226,7 +224,7 @@ class LSDFitter:
         batch = self.batches[index]
         target = batch.target_mask
         t = self.grid_time(start)
-        masked = (tokens == self._mask_column()) & target[:, None]
+        masked = (tokens == mask_column(self.mask_ids, tokens.device)) & target[:, None]
         conditional = [x.log_softmax(-1) for x in self.unguided[index](tokens, start, t, self._noise())]
         unconditional: list[torch.Tensor | None] = [None] * len(conditional)
         if self.config.fit_guidance or self.reference.guided:
@@ -371,7 +369,8 @@ class LSDFitter:
         entries = 0
         for index, state in states:
             teacher_state = self.trajectories[index].state_at(start)
-            both = (state == self._mask_column()) & (teacher_state == self._mask_column())
+            hidden_ids = mask_column(self.mask_ids, state.device)
+            both = (state == hidden_ids) & (teacher_state == hidden_ids)
             both &= self.batches[index].target_mask[:, None]
             with torch.no_grad():
                 student = self.unguided[index](state, start, t, self._noise())

@@ -24,6 +24,7 @@ from diflow_tts.flow.path import MaskPath
 from diflow_tts.flow.sampler import Noise, StepRecord, run_steps
 from diflow_tts.flow.schedule import SamplingStep
 from diflow_tts.flow.step_logits import StepLogits
+from diflow_tts.model.batch import mask_column
 
 T = TypeVar("T")
 
@@ -105,8 +106,7 @@ def segment_rollout(step_logits: StepLogits, tokens: torch.Tensor, target: torch
     at each of ``end_times`` (increasing), ``measure`` the `SegmentTarget` accumulated since the
     start with the first step's record (the teacher's own distributions at the start, what one
     big student step would draw from): one sub-rollout serves every segment that starts here."""
-    mask_column = torch.tensor(list(mask_ids), device=tokens.device)[None, :, None]
-    accumulated = SegmentTarget((tokens == mask_column) & target[:, None])
+    accumulated = SegmentTarget((tokens == mask_column(mask_ids, tokens.device)) & target[:, None])
     ends = [step.t for step in steps[1:]] + [1.0]  # when each step ends
     weights = [float(path.kappa(end) - path.kappa(step.t)) for step, end in zip(steps, ends, strict=True)]
     pending, results = list(end_times), []

@@ -33,7 +33,7 @@ from scipy import linalg
 from diflow_tts.flow.path import MaskPath
 from diflow_tts.flow.sampler import Noise
 from diflow_tts.flow.step_logits import LogitsFactory
-from diflow_tts.model.batch import FlowBatch
+from diflow_tts.model.batch import FlowBatch, mask_column
 from diflow_tts.tokens.prosody import UNVOICED, ProsodyConfig, dequantize_pitch
 from diflow_tts.tokens.tokenizer import FactorizedTokens
 
@@ -138,14 +138,14 @@ def pseudo_log_likelihood(logits: LogitsFactory, batch: FlowBatch, generated: Se
         tokens[b, :, start: start + item.num_frames] = item.streams().to(tokens.device)
     target = batch.target_mask
     generator = torch.Generator(tokens.device).manual_seed(seed)
-    mask_column = torch.tensor(list(mask_ids), device=tokens.device)[None, :, None]
+    hidden_ids = mask_column(mask_ids, tokens.device)
     sums = {"prosody": 0.0, "acoustic": 0.0}
     counts = {"prosody": 0, "acoustic": 0}
     prosody_streams = len(generated[0].prosody)
     for t in times:
         hidden = (torch.rand(tokens.shape, generator=generator, device=tokens.device) >= float(path.kappa(t)))
         hidden &= target[:, None]
-        noised = torch.where(hidden, mask_column, tokens)
+        noised = torch.where(hidden, hidden_ids, tokens)
         adapter = logits(FlowBatch(**{**vars(batch), "tokens": noised}), 1)  # a time-conditioned teacher
         for stream, stream_logits in enumerate(adapter(noised, 0, t, Noise(generator))):
             real = tokens[:, stream].clamp_max(stream_logits.shape[-1] - 1)  # padding holds mask ids

@@ -2,6 +2,7 @@
 used by training and synthesis alike."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,12 @@ class FlowItem:
     prompt_length: int
     log_rate: float = math.nan
     drop_condition: bool = False
+
+
+def mask_column(mask_ids: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Each stream's mask id as a [1, S, 1] column, broadcasting over tokens [B, S, L]: for
+    finding hidden tokens (``tokens == column``) and for hiding them."""
+    return torch.tensor(list(mask_ids), device=device)[None, :, None]
 
 
 def prompt_log_rate(prompt_frames: int, prompt_phones: int) -> float:
