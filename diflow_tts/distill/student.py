@@ -47,7 +47,7 @@ from diflow_tts.model.network import count_parameters
 from diflow_tts.model.student import StepAwareStudent, StudentConfig
 from diflow_tts.teacher.dataset import load_examples
 from diflow_tts.train.averaged import AveragedOptimizerConfig, AveragedTraining
-from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches, shuffled_fixed_batches
+from diflow_tts.train.batch_order import BatchPlan, training_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
@@ -276,9 +276,7 @@ class StudentTrainingTask:
     # ----- the loop's interface -----
     def batch_plan(self) -> BatchPlan:
         data = self.config.data
-        if data.batch_utterances:
-            return shuffled_fixed_batches(len(self.dataset), data.batch_utterances)
-        return frame_budget_batches(self.dataset.frame_counts(), data.max_frames_per_batch)
+        return training_batches(self.dataset.frame_counts(), data.max_frames_per_batch, data.batch_utterances)
 
     def collate(self, items: list[FlowItem]) -> FlowBatch:
         return collate_flow_items(items, self.mask_ids)

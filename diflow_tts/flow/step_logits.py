@@ -58,8 +58,12 @@ def teacher_logits(model: DiFlowTTSModel, compile_mode: str | None = None) -> Lo
     """Adapters of ``model`` for each batch; with ``compile_mode`` (a `torch.compile` mode:
     "default", "reduce-overhead" for CUDA graphs, "max-autotune") the step is compiled once and
     shared by every batch, without touching the network's own methods."""
-    step_function = torch.compile(teacher_step, mode=compile_mode) if compile_mode else teacher_step
+    step_function = _compiled(teacher_step, compile_mode)
     return lambda batch, steps: TeacherLogits(model, batch, step_function)
+
+
+def _compiled(step_function: Callable, compile_mode: str | None) -> Callable:
+    return torch.compile(step_function, mode=compile_mode) if compile_mode else step_function
 
 
 def student_step(model: StepAwareStudent, state: FlowBatch, condition: torch.Tensor,
@@ -89,7 +93,7 @@ class StudentLogits:
 
 def student_logits(model: StepAwareStudent, compile_mode: str | None = None) -> LogitsFactory:
     """Adapters of a student for each batch and step count; ``compile_mode`` as for the teacher."""
-    step_function = torch.compile(student_step, mode=compile_mode) if compile_mode else student_step
+    step_function = _compiled(student_step, compile_mode)
     return lambda batch, steps: StudentLogits(model, batch, steps, step_function)
 
 

@@ -44,7 +44,7 @@ from diflow_tts.tokens.shards import TokenShard
 from diflow_tts.tokens.tokenize_dir import load_tokenizer_config
 from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
 from diflow_tts.train.averaged import AveragedOptimizerConfig, AveragedTraining
-from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches, shuffled_fixed_batches
+from diflow_tts.train.batch_order import BatchPlan, training_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
 from diflow_tts.train.experiment import run_experiment
 from diflow_tts.train.loop import LoopConfig, autocast, autocast_dtype
@@ -182,9 +182,7 @@ class TeacherTrainingTask:
 
     def batch_plan(self) -> BatchPlan:
         data = self.config.data
-        if data.batch_utterances:
-            return shuffled_fixed_batches(len(self.dataset), data.batch_utterances)
-        return frame_budget_batches(self.dataset.frame_counts(), data.max_frames_per_batch)
+        return training_batches(self.dataset.frame_counts(), data.max_frames_per_batch, data.batch_utterances)
 
     def collate(self, items: list) -> TrainingBatch:
         return collate_training(items, self.layout.mask_ids)

@@ -95,3 +95,11 @@ def frame_budget_batches(lengths: list[int], max_frames: int) -> BatchPlan:
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     return plan
+
+
+def training_batches(lengths: list[int], max_frames: int, batch_utterances: int | None) -> BatchPlan:
+    """A trainer's data setting as a plan: exactly ``batch_utterances`` utterances a batch when
+    set, else length-bucketed batches of up to ``max_frames`` padded frames."""
+    if batch_utterances:
+        return shuffled_fixed_batches(len(lengths), batch_utterances)
+    return frame_budget_batches(lengths, max_frames)
