@@ -123,6 +123,8 @@ def test_settings_that_cannot_work_are_refused_with_the_fix(teacher, tmp_path):
                               device="cpu")
     with pytest.raises(ValueError, match="not a teacher"):
         student_task(student, data, tokens, STUDENT, init_distributed("cpu"))
+    with pytest.raises(ValueError, match="needs both --valid-data and --valid-tokens"):
+        student_task(folder, data, tokens, STUDENT, init_distributed("cpu"), valid_data_dir=data)
     bundle = load_bundle(student)
     assert len(bundle.schedule()) == 1  # the student's own default
     with pytest.raises(ValueError, match=r"distilled for \[1, 2, 4\] steps, not 8: ask for one of those"):
