@@ -225,12 +225,12 @@ class DiFlowTTS:
         return split_text(text, fits)
 
     def synthesize_batch(self, items: Sequence[BatchItem], *, steps: int | None = None,
-                         sampler: str | SamplingSchedule | None = None, batch_size: int = 8,
+                         sampler: str | SamplingSchedule | None = None, batch_size: int | None = None,
                          **options: float | int | None) -> list[Result]:
         """Several texts (each with its voice, seed and speed) in padded batches of chunks; each
         chunk draws from its own seeded generator, so an item's audio does not depend on what it
-        is batched with."""
-        check_batch_size(batch_size)
+        is batched with. ``batch_size`` defaults to the device's (`Synthesizer.default_batch_size`)."""
+        batch_size = self.synthesizer.default_batch_size if batch_size is None else check_batch_size(batch_size)
         schedule = self.schedule(steps, sampler, **options)
         jobs: list[_Chunk] = []
         seeds = []

@@ -10,6 +10,7 @@ import torch
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
 from diflow_tts.cli import main
 from diflow_tts.data.kaldi import read_table
+from diflow_tts.data.test_list import TIMING_FILE
 from diflow_tts.tokens.durations import DURATIONS_FILE
 from diflow_tts.tokens.shards import TokenShard
 
@@ -100,6 +101,8 @@ def test_train_synthesize_and_score_through_the_cli(pipeline, tmp_path, capsys):
     assert main(["synthesize", "--model", str(model), "--list", str(test_list),
                  "--out", str(tmp_path / "synth"), "--steps", "2"]) == 0
     assert sorted(p.stem for p in (tmp_path / "synth").glob("*.wav")) == sorted(row[0] for row in rows)
+    timing = [json.loads(line) for line in (tmp_path / "synth" / TIMING_FILE).read_text().splitlines()]
+    assert {line["batch_size"] for line in timing} == {1}, "on the CPU a list is synthesized an utterance at a time"
     assert main(["evaluate", "--aligner", str(pipeline / "aligner" / "aligner"), "--judges", "per",
                  "reference", "--list", str(test_list), "--wav-dir", str(tmp_path / "synth"),
                  "--out", str(tmp_path / "eval")]) == 0

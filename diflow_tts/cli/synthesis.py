@@ -45,7 +45,8 @@ def _check_run_options(args: argparse.Namespace) -> None:
     from diflow_tts.api import check_batch_size, check_output_file, check_speed
 
     check_speed(args.speed)
-    check_batch_size(args.batch_size)
+    if args.batch_size is not None:
+        check_batch_size(args.batch_size)
     out = Path(args.out)
     if not (args.list or args.jsonl):
         check_output_file(out)
@@ -124,7 +125,8 @@ def _synthesize_list(args: argparse.Namespace, options: dict) -> None:
         schedule = bundle.schedule(bundle.sampler_config(**options))
     seed = 0 if args.seed is None else args.seed  # a test list is reproducible by default
     written = synthesize_list(synthesizer, read_test_list(args.list), args.out,
-                              ListOptions(schedule, seed, args.speed, args.batch_size))
+                              ListOptions(schedule, seed, args.speed,
+                                          args.batch_size or synthesizer.default_batch_size))
     log.info("%s: wrote %d file(s)", args.out, written)
 
 
@@ -178,7 +180,8 @@ def register(command: Command) -> None:
     sub.add_argument("--speed", type=float, default=1.0)
     sub.add_argument("--seed", type=int, help="default: drawn and written to OUT.json (one text); 0 (--list, "
                      "where the batch starting at item i uses seed + i)")
-    sub.add_argument("--batch-size", type=int, default=8)
+    sub.add_argument("--batch-size", type=int, help="utterances per padded batch (default: 8 on a GPU, "
+                     "1 on the CPU, where batching only adds padding)")
     sub.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     sub.add_argument("--encodec-dir", help="folder holding the pretrained EnCodec weights (offline machines)")
     sub.add_argument("--compile", choices=["default", "reduce-overhead", "max-autotune"],

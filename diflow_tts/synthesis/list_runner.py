@@ -22,7 +22,7 @@ class ListOptions:
     schedule: SamplingSchedule
     seed: int = 0  # the batch starting at item i is sampled with seed + i
     speed: float = 1.0
-    batch_size: int = 8
+    batch_size: int = 1
 
 
 def synthesize_list(synthesizer: Synthesizer, items: Sequence[TestItem], out_dir: str | Path,

@@ -91,6 +91,14 @@ class Synthesizer:
     def sample_rate(self) -> int:
         return self.tokenizer.sample_rate
 
+    @property
+    def default_batch_size(self) -> int:
+        """Utterances per padded batch when the caller does not say: 8 on a GPU, where batching
+        is nearly free, and 1 on the CPU, where two cores are already busy with one utterance and
+        a batch only adds padding (50 test utterances at 32 steps on 2 cores: see
+        docs/RESULTS.md, "Synthesis batch size on the CPU")."""
+        return 8 if self.device.type == "cuda" else 1
+
     def _prompt_wav(self, prompt: str | Path | torch.Tensor) -> torch.Tensor:
         if isinstance(prompt, torch.Tensor):
             return prompt.float().flatten()
