@@ -230,7 +230,9 @@ class DiFlowTTS:
         """Several texts (each with its voice, seed and speed) in padded batches of chunks; each
         chunk draws from its own seeded generator, so an item's audio does not depend on what it
         is batched with. ``batch_size`` defaults to the device's (`Synthesizer.default_batch_size`)."""
-        batch_size = self.synthesizer.default_batch_size if batch_size is None else check_batch_size(batch_size)
+        if batch_size is None:
+            batch_size = self.synthesizer.default_batch_size
+        check_batch_size(batch_size)
         schedule = self.schedule(steps, sampler, **options)
         jobs: list[_Chunk] = []
         seeds = []

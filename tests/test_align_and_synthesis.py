@@ -102,7 +102,7 @@ def test_train_synthesize_and_score_through_the_cli(pipeline, tmp_path, capsys):
                  "--out", str(tmp_path / "synth"), "--steps", "2"]) == 0
     assert sorted(p.stem for p in (tmp_path / "synth").glob("*.wav")) == sorted(row[0] for row in rows)
     timing = [json.loads(line) for line in (tmp_path / "synth" / TIMING_FILE).read_text().splitlines()]
-    assert {line["batch_size"] for line in timing} == {1}, "on the CPU a list is synthesized an utterance at a time"
+    assert {line["batch_size"] for line in timing} == {1}, "on the CPU: one utterance a batch"
     assert main(["evaluate", "--aligner", str(pipeline / "aligner" / "aligner"), "--judges", "per",
                  "reference", "--list", str(test_list), "--wav-dir", str(tmp_path / "synth"),
                  "--out", str(tmp_path / "eval")]) == 0
