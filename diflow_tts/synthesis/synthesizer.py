@@ -94,9 +94,8 @@ class Synthesizer:
     @property
     def default_batch_size(self) -> int:
         """Utterances per padded batch when the caller does not say: 8 on a GPU, where batching
-        is nearly free, and 1 on the CPU, where two cores are already busy with one utterance and
-        a batch only adds padding (50 test utterances at 32 steps on 2 cores: see
-        docs/RESULTS.md, "Synthesis batch size on the CPU")."""
+        is nearly free, and 1 on the CPU, whose cores one utterance already keeps busy, so a batch
+        only adds padding (docs/RESULTS.md, "Synthesis batch size on the CPU")."""
         return 8 if self.device.type == "cuda" else 1
 
     def _prompt_wav(self, prompt: str | Path | torch.Tensor) -> torch.Tensor:
