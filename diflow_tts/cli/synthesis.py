@@ -125,8 +125,7 @@ def _synthesize_list(args: argparse.Namespace, options: dict) -> None:
         schedule = bundle.schedule(bundle.sampler_config(**options))
     seed = 0 if args.seed is None else args.seed  # a test list is reproducible by default
     written = synthesize_list(synthesizer, read_test_list(args.list), args.out,
-                              ListOptions(schedule, seed, args.speed,
-                                          args.batch_size or synthesizer.default_batch_size))
+                              ListOptions(schedule, seed, args.speed, args.batch_size))
     log.info("%s: wrote %d file(s)", args.out, written)
 
 

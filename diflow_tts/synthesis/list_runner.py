@@ -22,7 +22,7 @@ class ListOptions:
     schedule: SamplingSchedule
     seed: int = 0  # the batch starting at item i is sampled with seed + i
     speed: float = 1.0
-    batch_size: int = 1
+    batch_size: int | None = None  # None: the synthesizer's device default
 
 
 def synthesize_list(synthesizer: Synthesizer, items: Sequence[TestItem], out_dir: str | Path,
@@ -31,8 +31,9 @@ def synthesize_list(synthesizer: Synthesizer, items: Sequence[TestItem], out_dir
     lines to ``out_dir/TIMING_FILE``. Returns the number of files written now."""
     out_dir = Path(out_dir)
     written = 0
-    for start in range(0, len(items), options.batch_size):
-        chunk = [item for item in items[start: start + options.batch_size]
+    batch_size = synthesizer.default_batch_size if options.batch_size is None else options.batch_size
+    for start in range(0, len(items), batch_size):
+        chunk = [item for item in items[start: start + batch_size]
                  if not (out_dir / f"{item.uttid}.wav").is_file()]
         if not chunk:
             continue
