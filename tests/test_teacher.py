@@ -46,7 +46,7 @@ LAYOUT = TokenLayout(
     num_phones=len(PhoneTable.build([PHONES])),
 )
 TINY = TeacherTrainConfig(
-    model=ModelConfig(size="tiny"),
+    model=ModelConfig(size="tiny", prompt_summary=True),  # as the mini recipe's teacher
     optimizer=TeacherOptimizerConfig(learning_rate=3e-3, warmup_steps=20, ema_decay=0.9),
     data=TeacherDataConfig(batch_utterances=4, prompt=PromptConfig(condition_dropout=0.0)),
     validation=TeacherValidationConfig(utterances=2, samples=0),
@@ -143,6 +143,23 @@ def _inference_batch(layout: TokenLayout, seed: int = 0):
         )
     return items, collate_flow_items(items, layout.mask_ids)
 
+
+
+def test_the_prompt_summary_sees_the_prompt_frames_only_and_nothing_of_a_dropped_condition():
+    torch.manual_seed(0)
+    model = build_network(BundleConfig(ModelConfig(size="tiny", prompt_summary=True), LAYOUT)).eval()
+    _, batch = _inference_batch(LAYOUT)
+    embedded = model.embed_tokens(batch)
+    keep = torch.ones(2, dtype=torch.bool)
+    summary = model.prompt_summary(embedded, batch.prompt_lengths, keep)
+    means = torch.stack([embedded[b, :n].mean(0) for b, n in enumerate(batch.prompt_lengths.tolist())])
+    torch.testing.assert_close(summary, model.prompt_summary.mlp(means))
+    later = embedded.clone()
+    later[0, int(batch.prompt_lengths[0]):] += 1.0  # target frames change, the prompt does not
+    torch.testing.assert_close(model.prompt_summary(later, batch.prompt_lengths, keep), summary)
+    dropped = model.prompt_summary(embedded, batch.prompt_lengths, torch.tensor([True, False]))
+    torch.testing.assert_close(dropped[1], model.prompt_summary.mlp(torch.zeros(model.arch.dim)))
+    torch.testing.assert_close(dropped[0], summary[0])
 
 @pytest.mark.parametrize(
     "sampler",

@@ -20,6 +20,7 @@ class Architecture:
     phone_layers: int
     duration_channels: int
     ffn_mult: int = 4
+    prompt_summary: bool = False
 
 
 SIZES = {
@@ -39,6 +40,10 @@ class ModelConfig:
     heads: int | None = None
     phone_layers: int | None = None
     duration_channels: int | None = None
+    # The prompt's mean token embedding joins the time in every block's conditioning vector: a
+    # direct path to the voice for a network too small or too briefly trained to find it by
+    # attention alone (docs/RESULTS.md, "A summary of the prompt"). Off in bundles made before it.
+    prompt_summary: bool = False
 
     def __post_init__(self) -> None:
         """Sizes are checked as the config is read, so a wrong one names its key before any data
@@ -58,4 +63,4 @@ class ModelConfig:
                 if (value := getattr(self, name)) is not None}
 
     def architecture(self) -> Architecture:
-        return replace(SIZES[self.size], **self._overrides())
+        return replace(SIZES[self.size], **self._overrides(), prompt_summary=self.prompt_summary)

@@ -108,3 +108,24 @@ class TimeEmbedding(nn.Module):
         )
         angles = 1000.0 * t.float()[:, None] * freqs
         return self.mlp(torch.cat([angles.cos(), angles.sin()], dim=-1))
+
+
+class PromptSummary(nn.Module):
+    """The mean token embedding of an utterance's prompt frames -> MLP -> a conditioning vector.
+
+    Attention can copy a voice from the prompt, but a small network learns that late; the mean
+    of the prompt's tokens is the voice's average timbre and register, handed to every block at
+    once. An utterance without a prompt, or with its condition dropped for guidance, summarizes
+    nothing (a zero mean) and gets the MLP's learned "no prompt" vector."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, embedded: torch.Tensor, prompt_lengths: torch.Tensor, keep: torch.Tensor
+                ) -> torch.Tensor:
+        """``embedded`` [B, L, dim] token embeddings, ``prompt_lengths`` [B], ``keep`` [B] bool."""
+        positions = torch.arange(embedded.shape[1], device=embedded.device)
+        inside = ((positions[None] < prompt_lengths[:, None]) & keep[:, None]).to(embedded.dtype)
+        mean = (embedded * inside[..., None]).sum(1) / inside.sum(1, keepdim=True).clamp_min(1)
+        return self.mlp(mean)

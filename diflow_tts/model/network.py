@@ -18,7 +18,7 @@ from torch import nn
 from diflow_tts.model.batch import FlowBatch
 from diflow_tts.model.config import Architecture
 from diflow_tts.model.content import DurationPredictor, PhoneEncoder, durations_from_log, frame_phone_index
-from diflow_tts.model.layers import AdaLNZeroBlock, TimeEmbedding, modulate, rotary_tables
+from diflow_tts.model.layers import AdaLNZeroBlock, PromptSummary, TimeEmbedding, modulate, rotary_tables
 from diflow_tts.tokens.layout import TokenLayout
 
 
@@ -40,6 +40,7 @@ class DiFlowTTSModel(nn.Module):
         self.prompt_content = nn.Parameter(torch.zeros(dim))
         self.null_content = nn.Parameter(torch.zeros(dim))
         self.time_embedding = TimeEmbedding(dim)
+        self.prompt_summary = PromptSummary(dim) if arch.prompt_summary else None
         self.blocks = nn.ModuleList(
             AdaLNZeroBlock(dim, arch.heads, arch.ffn_mult) for _ in range(arch.layers)
         )
@@ -86,10 +87,14 @@ class DiFlowTTSModel(nn.Module):
         self, batch: FlowBatch, condition: torch.Tensor, encodings: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Final hidden states [B, L, dim] under a conditioning vector [B, dim] (the time
-        embedding for the teacher; a step token for a step-aware student)."""
+        embedding for the teacher; a step token for a step-aware student), to which a network
+        with a prompt summary adds the prompt's."""
         if encodings is None:
             encodings = self.encode_phones(batch)
-        x = self.embed_tokens(batch) + self.frame_content(encodings, batch)
+        embedded = self.embed_tokens(batch)
+        x = embedded + self.frame_content(encodings, batch)
+        if self.prompt_summary is not None:
+            condition = condition + self.prompt_summary(embedded, batch.prompt_lengths, ~batch.drop_condition)
         key_mask = batch.frame_mask
         rotary = rotary_tables(x.shape[1], self.arch.dim // self.arch.heads, x.device)
         for block in self.blocks:
