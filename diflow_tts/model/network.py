@@ -5,7 +5,9 @@ sum of one embedding per stream: pitch, energy and each acoustic codebook, the m
 plus its content: the encoding of the phone it belongs to (target frames, through the length
 regulator) or a learned "prompt" vector (prompt frames; their words are not needed to copy a
 voice, so synthesis needs no transcript or alignment of the prompt). Attention is bidirectional
-with rotary positions; time enters every block by adaLN-zero. Classifier-free guidance: with
+with rotary positions; time enters every block by adaLN-zero, and with `prompt_summary` so does
+the mean token embedding of the prompt frames (the voice's average timbre and register, which a
+small network otherwise learns to find by attention only late). Classifier-free guidance: with
 `drop_condition` an utterance loses its content (a learned null vector) and its prompt (all mask
 ids), the unconditional branch the sampler contrasts with.
 """
