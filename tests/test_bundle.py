@@ -48,12 +48,12 @@ def test_a_bundle_brings_its_kind_path_and_default_sampler(tmp_path):
     assert len(bundle.schedule(SamplerConfig(steps=3))) == 3
 
 
-
 def test_a_network_with_a_prompt_summary_comes_back_with_it(tmp_path):
     config = replace(CONFIG, model=ModelConfig(size="tiny", prompt_summary=True))
     bundle = load_bundle(_save(tmp_path / "model", config))
     assert bundle.config == config and bundle.model.prompt_summary is not None
     assert load_bundle(_save(tmp_path / "plain")).model.prompt_summary is None
+
 
 def test_a_fitted_schedule_is_chosen_by_name(tmp_path):
     bundle = load_bundle(_save(tmp_path / "model"))

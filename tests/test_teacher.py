@@ -144,7 +144,6 @@ def _inference_batch(layout: TokenLayout, seed: int = 0):
     return items, collate_flow_items(items, layout.mask_ids)
 
 
-
 def test_the_prompt_summary_sees_the_prompt_frames_only_and_nothing_of_a_dropped_condition():
     torch.manual_seed(0)
     model = build_network(BundleConfig(ModelConfig(size="tiny", prompt_summary=True), LAYOUT)).eval()
@@ -160,6 +159,7 @@ def test_the_prompt_summary_sees_the_prompt_frames_only_and_nothing_of_a_dropped
     dropped = model.prompt_summary(embedded, batch.prompt_lengths, torch.tensor([True, False]))
     torch.testing.assert_close(dropped[1], model.prompt_summary.mlp(torch.zeros(model.arch.dim)))
     torch.testing.assert_close(dropped[0], summary[0])
+
 
 @pytest.mark.parametrize(
     "sampler",

@@ -42,7 +42,8 @@ class ModelConfig:
     duration_channels: int | None = None
     # The prompt's mean token embedding joins the time in every block's conditioning vector: a
     # direct path to the voice for a network too small or too briefly trained to find it by
-    # attention alone (docs/RESULTS.md, "A summary of the prompt"). Off in bundles made before it.
+    # attention alone (docs/RESULTS.md, "The teacher's shape at equal wall time"). Off in
+    # bundles made before it.
     prompt_summary: bool = False
 
     def __post_init__(self) -> None:
