@@ -10,9 +10,10 @@ else. The codebooks come from `codec/world_fitting.py`; a codec folder holds the
 safetensors beside `codec.yaml`.
 """
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ import torch
 from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, WorldFeatures, analyse, synthesize
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,13 @@ class WorldCodecConfig:
     codebook_size: int = 1024
 
 
-def _threads() -> int:
-    return max(1, torch.get_num_threads())
+def _map(function: Callable[[T], R], items: list[T]) -> list[R]:
+    """``function`` over ``items``, in threads when there are several (pyworld and torch release
+    the GIL); one item runs inline, where torch's thread settings apply."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+        return list(pool.map(function, items))
 
 
 class WorldCodec(CodecBackend):
@@ -86,8 +95,7 @@ class WorldCodec(CodecBackend):
 
     def _analyse_batch(self, wavs: torch.Tensor, lengths: torch.Tensor) -> list[WorldFeatures]:
         signals = [wav[:n].double().cpu().numpy() for wav, n in zip(wavs, lengths.tolist(), strict=True)]
-        with ThreadPoolExecutor(_threads()) as pool:  # pyworld releases the GIL
-            return list(pool.map(lambda x: analyse(x, self.config.analysis), signals))
+        return _map(lambda x: analyse(x, self.config.analysis), signals)
 
     @torch.inference_mode()
     def encode_with_pitch(
@@ -119,8 +127,7 @@ class WorldCodec(CodecBackend):
             envelope, aperiodic = self.dequantize(item[0])
             return synthesize(item[1], envelope, aperiodic, self.config.analysis)
 
-        with ThreadPoolExecutor(_threads()) as pool:
-            wavs = list(pool.map(vocode, items))
+        wavs = _map(vocode, items)
         batch = torch.zeros(len(wavs), max(len(wav) for wav in wavs))
         for i, wav in enumerate(wavs):
             batch[i, : len(wav)] = torch.from_numpy(wav)

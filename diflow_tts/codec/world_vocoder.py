@@ -12,11 +12,11 @@ other codec's frames:
   even number of steps per frame our centre i is its step ``i * steps + steps / 2`` (with an odd
   number it analyses the signal from sample ``step / 2`` on). StoneMask, CheapTrick and D4C take
   explicit times and get our centres directly.
-- Synthesis places frame k at ``k * hop``; its output is delayed by ``hop / 2`` samples, with the
-  last frame repeated so that the delayed output still covers the final frame.
+- Synthesis (`codec/world_synthesis.py`, ours, vectorized) centres frame k's filter on the same
+  sample as the analysis did.
 The envelope is reduced by WORLD's own coding (a mel-warped cepstrum-like vector of a few dozen
 values) and the aperiodicity to WORLD's bands; those vectors are what the codebooks quantize.
-pyworld releases the GIL, so callers run utterances in threads.
+pyworld and torch release the GIL, so callers run utterances in threads.
 """
 
 import math
@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import torch
+
+from diflow_tts.codec.world_decoding import decode_aperiodicity, decode_log_envelope
+from diflow_tts.codec.world_synthesis import synthesize_waveform
 
 
 @dataclass(frozen=True)
@@ -104,19 +108,10 @@ def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
 def synthesize(f0: np.ndarray, envelope: np.ndarray, aperiodicity: np.ndarray,
                config: WorldAnalysisConfig) -> np.ndarray:
     """Waveform of ``len(f0) * hop`` samples from per-frame F0 (Hz, 0 = unvoiced), coded
-    envelope and coded aperiodicity on the codec frame grid."""
-    import pyworld
-
-    rate, hop, fft = config.sample_rate, config.hop_length, config.synthesis_fft_size
-    num_frames = len(f0)
-
-    def with_last_repeated(values: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.concatenate([values, values[-1:]]), dtype=np.float64)
-
-    spectrum = pyworld.decode_spectral_envelope(with_last_repeated(envelope), rate, fft)
-    aperiodic = pyworld.decode_aperiodicity(with_last_repeated(aperiodicity), rate, fft)
-    wav = pyworld.synthesize(with_last_repeated(f0), spectrum, aperiodic, rate, config.frame_period_ms)
-    out = np.zeros(num_frames * hop, dtype=np.float32)
-    body = wav[: num_frames * hop - hop // 2]
-    out[hop // 2: hop // 2 + len(body)] = body
-    return out
+    envelope and coded aperiodicity on the codec frame grid (`codec/world_synthesis.py`)."""
+    rate, fft = config.sample_rate, config.synthesis_fft_size
+    wav = synthesize_waveform(torch.from_numpy(np.asarray(f0, dtype=np.float64)),
+                              decode_log_envelope(torch.from_numpy(envelope), rate, fft),
+                              decode_aperiodicity(torch.from_numpy(aperiodicity), rate, fft),
+                              config.hop_length, rate)
+    return wav.numpy()
