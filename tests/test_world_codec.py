@@ -49,8 +49,9 @@ def codec_dir(vowel_dir, tmp_path_factory) -> Path:
     return fit_world_codec([vowel_dir], TINY, tmp_path_factory.mktemp("world") / "exp")
 
 
-def test_analysis_lies_on_the_codec_frame_grid():
-    config = WorldAnalysisConfig()
+@pytest.mark.parametrize("aperiodicity", ["d4c", "periodicity"])
+def test_analysis_lies_on_the_codec_frame_grid(aperiodicity):
+    config = WorldAnalysisConfig(aperiodicity=aperiodicity)
     silence_then_tone = torch.cat([torch.zeros(12_000), harmonic_tone(150.0, 1.0)]).numpy()
     features = analyse(silence_then_tone, config)
     frames = math.ceil(len(silence_then_tone) / 320)
