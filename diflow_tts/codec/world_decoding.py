@@ -15,8 +15,8 @@ import functools
 import numpy as np
 import torch
 
-_BAND_SPACING_HZ = 3000.0
-_FLOOR_DB = -60.0
+BAND_SPACING_HZ = 3000.0  # WORLD's aperiodicity bands: one every 3 kHz
+FLOOR_DB = -60.0  # the least aperiodicity WORLD codes
 _APERIODIC_FRAME_DB = -0.5
 
 
@@ -36,7 +36,7 @@ def decode_log_envelope(coded: torch.Tensor, sample_rate: int, fft_size: int) ->
 @functools.cache
 def _aperiodicity_table(bands: int, sample_rate: int, fft_size: int) -> torch.Tensor:
     """Weights [bands + 2, F]: dB at each bin from dB at 0 Hz, the band centres and Nyquist."""
-    axis = np.concatenate([[0.0], _BAND_SPACING_HZ * np.arange(1, bands + 1), [sample_rate / 2]])
+    axis = np.concatenate([[0.0], BAND_SPACING_HZ * np.arange(1, bands + 1), [sample_rate / 2]])
     bins = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
     table = np.stack([np.interp(bins, axis, np.eye(len(axis))[i]) for i in range(len(axis))])
     return torch.from_numpy(table).float()
@@ -45,7 +45,7 @@ def _aperiodicity_table(bands: int, sample_rate: int, fft_size: int) -> torch.Te
 def decode_aperiodicity(coded: torch.Tensor, sample_rate: int, fft_size: int) -> torch.Tensor:
     """Aperiodicity amplitude [T, fft_size // 2 + 1] in (0, 1] of coded aperiodicity [T, bands] (dB)."""
     coded = coded.float()
-    ends = torch.tensor([_FLOOR_DB]).expand(len(coded), 1)
+    ends = torch.tensor([FLOOR_DB]).expand(len(coded), 1)
     points = torch.cat([ends, coded, torch.zeros_like(ends)], -1)
     decibels = points @ _aperiodicity_table(coded.shape[-1], sample_rate, fft_size)
     decibels = torch.where(coded.mean(-1, keepdim=True) > _APERIODIC_FRAME_DB, 0.0, decibels)
