@@ -45,8 +45,8 @@ class WorldAnalysisConfig:
     f0_floor: float = 50.0
     f0_ceil: float = 600.0
     fft_size: int = 1024         # CheapTrick/D4C analysis: frames under 71 Hz use the default F0
-    # Band aperiodicity: pyworld's "d4c", or "periodicity" (ours, world_aperiodicity.py: 5x faster,
-    # copies as good, but a teacher learns its codes worse; docs/RESULTS.md)
+    # Band aperiodicity: pyworld's "d4c", or "periodicity" (ours, world_aperiodicity.py: 4.5x
+    # faster, copies about as good; docs/RESULTS.md)
     aperiodicity: Literal["d4c", "periodicity"] = "d4c"
     envelope_dims: int = 40      # coded spectral envelope dimensions (40 measured as good as 60)
     synthesis_fft_size: int = 1024
