@@ -82,3 +82,68 @@ def test_warmup_cosine_schedule_shape():
         scheduler.step()
     assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert rates[9] == pytest.approx(0.55) and rates[14:] == pytest.approx([0.1] * 6)
+
+
+class _IndexOnly(torch.utils.data.Dataset):
+    def __getitem__(self, key):
+        return key[0]  # (example index, item seed)
+
+
+class _CountingTask:
+    """A task whose state is the number of steps it took: enough to watch the loop stop and resume."""
+
+    throughput_unit = "examples"
+
+    def __init__(self):
+        self.dataset = _IndexOnly()
+        self.steps_taken = 0
+        self.validated_at = []
+
+    def batch_plan(self):
+        return shuffled_fixed_batches(8, 2)
+
+    def collate(self, items):
+        return items
+
+    def train_step(self, batch, step):
+        self.steps_taken += 1
+        return {"loss": 1.0}, len(batch)
+
+    def state_dict(self):
+        return {"steps_taken": self.steps_taken}
+
+    def load_state_dict(self, state):
+        self.steps_taken = state["steps_taken"]
+
+    def validate(self, monitor, step):
+        self.validated_at.append(step)
+
+
+def test_a_time_box_stops_validated_and_checkpointed_and_counts_across_resumes(tmp_path):
+    from diflow_tts.train.distributed import DistributedContext
+    from diflow_tts.train.loop import run_training
+
+    ticks = iter(range(10_000))
+    clock = lambda: 60.0 * next(ticks)  # noqa: E731  one minute per reading
+    context = DistributedContext(rank=0, world_size=1, device=torch.device("cpu"))
+    config = LoopConfig(max_steps=100, checkpoint_every=50, validate_every=50, max_minutes=4.5,
+                        num_workers=0, log_every=100)
+    task = _CountingTask()
+    reached = run_training(task, config, context, tmp_path, clock=clock)
+    assert 1 < reached < 100 and task.steps_taken == reached
+    assert task.validated_at == [reached]
+    assert CheckpointManager(tmp_path / "checkpoints", 3).steps() == [reached]
+    # a re-run of the finished time-boxed run trains no further
+    again = _CountingTask()
+    assert run_training(again, config, context, tmp_path, clock=clock) == reached
+    assert again.steps_taken == reached and again.validated_at == []
+    # a longer box resumes where the first one stopped
+    longer = _CountingTask()
+    more = run_training(longer, LoopConfig(**{**config.__dict__, "max_minutes": 9.0}), context, tmp_path,
+                        clock=clock)
+    assert reached < more < 100 and longer.steps_taken == more
+
+
+def test_a_time_box_must_be_positive():
+    with pytest.raises(ConfigError, match="max_minutes"):
+        LoopConfig(max_minutes=0)

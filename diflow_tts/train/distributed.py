@@ -61,6 +61,16 @@ def barrier(context: DistributedContext) -> None:
         dist.barrier()
 
 
+def any_rank(flag: bool, context: DistributedContext) -> bool:
+    """Whether ``flag`` holds on any rank (one all-reduce when distributed): a decision every
+    rank must take together, such as stopping."""
+    if not context.is_distributed:
+        return flag
+    tensor = torch.tensor([int(flag)], device=context.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
 def mean_across_ranks(values: dict[str, float], context: DistributedContext) -> dict[str, float]:
     """Average scalar metrics over ranks (one all-reduce), so logs describe the global batch."""
     if not context.is_distributed or not values:

@@ -9,6 +9,8 @@ saving any generator state, and every rank draws different random numbers.
 
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -19,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from diflow_tts.config import ConfigError
 from diflow_tts.train.batch_order import BatchPlan, ResumableBatchSampler
 from diflow_tts.train.checkpoint import CheckpointManager
-from diflow_tts.train.distributed import DistributedContext, barrier
+from diflow_tts.train.distributed import DistributedContext, any_rank, barrier
 from diflow_tts.train.monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,10 @@ class LoopConfig:
     """How long to train and how often to log, validate and save.
 
     precision: ``auto`` is bf16 autocast on CUDA and fp32 elsewhere (bf16 on a CPU is slower).
+    max_minutes: a time box. Training stops (validated, checkpointed, exported) at the first step
+    boundary after this much training wall time, summed over resumed runs, so a re-run of a
+    finished time-boxed run trains no further. The learning-rate schedule still follows
+    ``max_steps``: a time box suits a budget on a machine of unknown speed, not a schedule.
     """
 
     max_steps: int = 10_000
@@ -40,15 +46,18 @@ class LoopConfig:
     seed: int = 0
     num_workers: int = 2
     precision: Literal["auto", "bf16", "fp32"] = "auto"
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         positive = ("max_steps", "checkpoint_every", "keep_checkpoints", "log_every", "validate_every")
         wrong = [f"{name}: {getattr(self, name)}" for name in positive if getattr(self, name) < 1]
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            wrong.append(f"max_minutes: {self.max_minutes}")
         if self.num_workers < 0:
             wrong.append(f"num_workers: {self.num_workers}")
         if wrong:
             raise ConfigError(f"loop settings out of range ({', '.join(wrong)}): steps and intervals "
-                              "must be at least 1, num_workers at least 0")
+                              "must be at least 1, num_workers at least 0, max_minutes above 0")
 
 
 class TrainTask(Protocol):
@@ -85,20 +94,28 @@ def seed_step(seed: int, rank: int, step: int) -> None:
 
 
 def run_training(task: TrainTask, config: LoopConfig, context: DistributedContext,
-                 out_dir: str | Path) -> int:
-    """Train ``task`` until ``config.max_steps``, resuming from the latest checkpoint in
-    ``out_dir/checkpoints``; returns the step reached."""
+                 out_dir: str | Path, clock: Callable[[], float] = time.monotonic) -> int:
+    """Train ``task`` until ``config.max_steps`` (or its time box), resuming from the latest
+    checkpoint in ``out_dir/checkpoints``; returns the step reached."""
     out_dir = Path(out_dir)
     checkpoints = CheckpointManager(out_dir / "checkpoints", config.keep_checkpoints)
-    step = 0
+    step, spent = 0, 0.0
     latest = checkpoints.latest()
     if latest is not None:
         state = checkpoints.load(latest)
         task.load_state_dict(state["task"])
-        step = state["step"]
+        step, spent = state["step"], state.get("elapsed_seconds", 0.0)
         log.info("resumed from %s at step %d", latest, step)
-    if step >= config.max_steps:
-        log.info("training already reached step %d (max_steps %d)", step, config.max_steps)
+    started = clock() - spent
+
+    def out_of_time() -> bool:
+        # every rank must stop at the same step, or the others wait forever in an all-reduce
+        return config.max_minutes is not None and any_rank(
+            clock() - started >= config.max_minutes * 60, context)
+
+    if step >= config.max_steps or out_of_time():
+        log.info("training already reached step %d (max_steps %d, max_minutes %s)", step,
+                 config.max_steps, config.max_minutes)
         return step
 
     sampler = ResumableBatchSampler(task.batch_plan(), config.seed, context.rank,
@@ -108,6 +125,11 @@ def run_training(task: TrainTask, config: LoopConfig, context: DistributedContex
                         persistent_workers=False)
     monitor = TrainingMonitor(out_dir, context, step, config.max_steps, config.log_every,
                               task.throughput_unit)
+
+    def save() -> None:
+        if context.is_main:
+            checkpoints.save(step, {"task": task.state_dict(), "elapsed_seconds": clock() - started})
+
     saved_step, inside_step = step, False
     try:
         for batch in loader:
@@ -117,19 +139,21 @@ def run_training(task: TrainTask, config: LoopConfig, context: DistributedContex
             inside_step = False
             step += 1
             monitor.record(step, metrics, units)
-            if context.is_main and (step % config.validate_every == 0 or step == config.max_steps):
+            last = step >= config.max_steps or out_of_time()
+            if context.is_main and (step % config.validate_every == 0 or last):
                 task.validate(monitor, step)
-            if step % config.checkpoint_every == 0 or step == config.max_steps:
-                if context.is_main:
-                    checkpoints.save(step, {"task": task.state_dict()})
+            if step % config.checkpoint_every == 0 or last:
+                save()
                 saved_step = step
                 barrier(context)
-            if step >= config.max_steps:
+            if last:
+                if step < config.max_steps:
+                    log.info("time box of %s minutes reached at step %d", config.max_minutes, step)
                 break
     except KeyboardInterrupt:
         # A step cut off half-way leaves the model between two states: keep the last checkpoint.
-        if context.is_main and step > saved_step and not inside_step:
-            checkpoints.save(step, {"task": task.state_dict()})
+        if step > saved_step and not inside_step:
+            save()
         raise
     finally:
         monitor.close()
