@@ -105,6 +105,22 @@ def test_two_gloo_processes_train_and_export(tone_dir, tmp_path):
     assert [row["step"] for row in read_metrics(tmp_path) if row["split"] == "train"] == [3, 6]
 
 
+def test_two_gloo_processes_stop_together_at_a_time_box(tone_dir, tmp_path):
+    # under DDP the stop decision goes through an all-reduce (train.distributed.any_rank); a run
+    # whose ranks disagreed would hang in the gradient all-reduce until the subprocess timeout
+    config = replace(TINY, loop=replace(TINY.loop, max_steps=1000, max_minutes=0.001))
+    save_config(config, tmp_path / "conf.yaml")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "diflow_tts.cli", "train-codec",
+         "--data", str(tone_dir), "--config", str(tmp_path / "conf.yaml"), "--out", str(tmp_path),
+         "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (stopped,) = CheckpointManager(tmp_path / "checkpoints").steps()
+    assert 1 <= stopped < 1000 and "time box" in result.stderr
+    assert (tmp_path / "codec" / "model.safetensors").is_file()
+
+
 def test_exported_codec_round_trips_through_the_tokenizer(tone_dir, tmp_path):
     config = replace(TINY, loop=replace(TINY.loop, max_steps=2))
     folder = train_codec([tone_dir], config, tmp_path, device="cpu")
