@@ -92,15 +92,20 @@ def test_kill_9_then_resume_continues_from_the_saved_step(tone_dir, tmp_path):
     assert (tmp_path / "exp" / "codec" / "model.safetensors").is_file()
 
 
-def test_two_gloo_processes_train_and_export(tone_dir, tmp_path):
-    config = replace(TINY, loop=replace(TINY.loop, max_steps=6, checkpoint_every=6, log_every=3))
-    save_config(config, tmp_path / "conf.yaml")
+def _train_in_two_gloo_processes(config, data_dir, out_dir) -> subprocess.CompletedProcess:
+    save_config(config, out_dir / "conf.yaml")
     torchrun = Path(sys.executable).with_name("torchrun")
     result = subprocess.run(
         [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "diflow_tts.cli", "train-codec",
-         "--data", str(tone_dir), "--config", str(tmp_path / "conf.yaml"), "--out", str(tmp_path),
+         "--data", str(data_dir), "--config", str(out_dir / "conf.yaml"), "--out", str(out_dir),
          "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_two_gloo_processes_train_and_export(tone_dir, tmp_path):
+    config = replace(TINY, loop=replace(TINY.loop, max_steps=6, checkpoint_every=6, log_every=3))
+    _train_in_two_gloo_processes(config, tone_dir, tmp_path)
     assert CheckpointManager(tmp_path / "checkpoints").steps() == [6]
     assert [row["step"] for row in read_metrics(tmp_path) if row["split"] == "train"] == [3, 6]
 
@@ -109,13 +114,7 @@ def test_two_gloo_processes_stop_together_at_a_time_box(tone_dir, tmp_path):
     # under DDP the stop decision goes through an all-reduce (train.distributed.any_rank); a run
     # whose ranks disagreed would hang in the gradient all-reduce until the subprocess timeout
     config = replace(TINY, loop=replace(TINY.loop, max_steps=1000, max_minutes=0.001))
-    save_config(config, tmp_path / "conf.yaml")
-    torchrun = Path(sys.executable).with_name("torchrun")
-    result = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "diflow_tts.cli", "train-codec",
-         "--data", str(tone_dir), "--config", str(tmp_path / "conf.yaml"), "--out", str(tmp_path),
-         "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _train_in_two_gloo_processes(config, tone_dir, tmp_path)
     (stopped,) = CheckpointManager(tmp_path / "checkpoints").steps()
     assert 1 <= stopped < 1000 and "time box" in result.stderr
     assert (tmp_path / "codec" / "model.safetensors").is_file()
