@@ -1,5 +1,7 @@
 """Shared training infrastructure: resumable sampler, checkpoints, config guard, schedule."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -139,8 +141,7 @@ def test_a_time_box_stops_validated_and_checkpointed_and_counts_across_resumes(t
     assert again.steps_taken == reached and again.validated_at == []
     # a longer box resumes where the first one stopped
     longer = _CountingTask()
-    more = run_training(longer, LoopConfig(**{**config.__dict__, "max_minutes": 9.0}), context, tmp_path,
-                        clock=clock)
+    more = run_training(longer, replace(config, max_minutes=9.0), context, tmp_path, clock=clock)
     assert reached < more < 100 and longer.steps_taken == more
 
 

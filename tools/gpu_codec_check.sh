@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One short GPU session's checks, for machines lent by the hour: the neural codec
+# One short GPU session's checks, for machines lent by the minute: the neural codec
 # (egs/mini_libritts/conf/codec_gpu.yaml, GAN on) trained for a fixed wall time and scored by
 # `eval-codec` on the mini recipe's held-out sets (the 8 unseen espeak-ng voices and held-out real
 # LibriSpeech speakers), beside which docs/RESULTS.md puts the WORLD codec's scores of the same
