@@ -49,6 +49,15 @@ def codec_dir(vowel_dir, tmp_path_factory) -> Path:
     return fit_world_codec([vowel_dir], TINY, tmp_path_factory.mktemp("world") / "exp")
 
 
+def test_the_default_f0_floor_is_no_lower_than_cheaptrick_resolves():
+    """Frames voiced below the lowest F0 CheapTrick resolves with the analysis window are copied
+    badly (docs/RESULTS.md, "The F0 floor"): the default settings keep the tracker above it."""
+    import pyworld
+
+    config = WorldAnalysisConfig()
+    assert config.f0_floor >= pyworld.get_cheaptrick_f0_floor(config.sample_rate, config.fft_size)
+
+
 @pytest.mark.parametrize("aperiodicity", ["d4c", "periodicity"])
 def test_analysis_lies_on_the_codec_frame_grid(aperiodicity):
     config = WorldAnalysisConfig(aperiodicity=aperiodicity)
