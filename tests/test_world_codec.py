@@ -71,44 +71,6 @@ def test_analysis_lies_on_the_codec_frame_grid(aperiodicity):
     assert np.median(features.f0[39:-2]) == pytest.approx(150.0, rel=0.02)
 
 
-def test_strided_d4c_keeps_d4c_at_its_anchors_and_a_straight_line_between(monkeypatch):
-    """``d4c_stride`` runs D4C on every k-th voiced frame and on the first and last frame of each
-    voiced run; the voiced frames between lie on the line between their anchors, so no value
-    is carried across a voicing edge, and unvoiced frames stay fully aperiodic. (D4C draws
-    tiny random numbers frame after frame, so here it is replaced by a deterministic function
-    of time that only the frames asked for can reveal.)"""
-    import pyworld
-
-    def d4c_of_time(x, f0, times, rate, fft_size):
-        values = np.where(f0 > 0, 0.05 + 0.5 * np.abs(np.sin(37.0 * times)), 1.0 - 1e-12)
-        return np.repeat(values[:, None], fft_size // 2 + 1, axis=1)
-
-    monkeypatch.setattr(pyworld, "d4c", d4c_of_time)
-    signal = torch.cat([torch.zeros(4_000), gliding_vowel(110, 170, 0.5), torch.zeros(4_000),
-                        gliding_vowel(200, 160, 0.4), torch.zeros(4_000)]).numpy()
-    full = analyse(signal, WorldAnalysisConfig())
-    strided = analyse(signal, WorldAnalysisConfig(d4c_stride=3))
-    np.testing.assert_array_equal(strided.f0, full.f0)
-    np.testing.assert_array_equal(strided.envelope, full.envelope)
-    voiced = full.f0 > 0
-    index = np.arange(len(voiced))
-    edge = voiced & ~(np.r_[False, voiced[:-1]] & np.r_[voiced[1:], False])
-    anchors = np.flatnonzero(voiced & ((index % 3 == 0) | edge))
-    assert edge.sum() >= 4 and len(anchors) < voiced.sum()  # two voiced runs, frames between anchors
-    np.testing.assert_array_equal(strided.aperiodicity[anchors], full.aperiodicity[anchors])
-    np.testing.assert_array_equal(strided.aperiodicity[~voiced], full.aperiodicity[~voiced])
-    between = np.flatnonzero(voiced & ~np.isin(index, anchors))
-    for frame in between:
-        left, right = anchors[anchors < frame].max(), anchors[anchors > frame].min()
-        assert voiced[left:right + 1].all()
-        share = (frame - left) / (right - left)
-        line = (1 - share) * full.aperiodicity[left] + share * full.aperiodicity[right]
-        np.testing.assert_allclose(strided.aperiodicity[frame], line, atol=1e-9)
-    assert not np.allclose(strided.aperiodicity[between], full.aperiodicity[between])
-    with pytest.raises(ValueError, match="d4c_stride"):
-        WorldAnalysisConfig(d4c_stride=0)
-
-
 def test_round_trip_shapes_and_tokenizer_pitch_from_the_codec(codec_dir):
     tokenizer = FactorizedTokenizer(build_codec(CodecConfig(type="trained", path=str(codec_dir))))
     wavs = [gliding_vowel(120, 160, 0.8), gliding_vowel(200, 180, 0.33)]

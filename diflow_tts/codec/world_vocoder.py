@@ -52,17 +52,10 @@ class WorldAnalysisConfig:
     # Band aperiodicity: pyworld's "d4c", or "periodicity" (ours, world_aperiodicity.py: 4.5x
     # faster, copies about as good; docs/RESULTS.md)
     aperiodicity: Literal["d4c", "periodicity"] = "d4c"
-    # D4C on every k-th voiced frame (and on each voiced frame beside an unvoiced one); the voiced
-    # frames between take the straight line between their neighbours' coded bands. Band
-    # aperiodicity moves slowly within a voiced run, and D4C's per-frame cost is most of the
-    # analysis (docs/RESULTS.md, "D4C on every other frame").
-    d4c_stride: int = 1
     envelope_dims: int = 40      # coded spectral envelope dimensions (40 measured as good as 60)
     synthesis_fft_size: int = 1024
 
     def __post_init__(self) -> None:
-        if self.d4c_stride < 1:
-            raise ValueError(f"d4c_stride must be at least 1, got {self.d4c_stride}")
         if self.hop_length % self.f0_steps_per_frame:
             raise ValueError(f"f0_steps_per_frame ({self.f0_steps_per_frame}) must divide hop_length "
                              f"({self.hop_length})")
@@ -95,32 +88,6 @@ def _fit_frames(values: np.ndarray, num_frames: int) -> np.ndarray:
     return np.concatenate([values, np.full(num_frames - len(values), values[-1] if len(values) else 0.0)])
 
 
-def _d4c_bands(x: np.ndarray, f0: np.ndarray, times: np.ndarray, config: WorldAnalysisConfig) -> np.ndarray:
-    """Coded D4C aperiodicity [T, bands] at ``times``, D4C run only on the anchor frames of
-    ``config.d4c_stride``: every stride-th voiced frame and every voiced frame at the edge of a
-    voiced run, so a frame between anchors always lies inside one voiced run. Unvoiced frames
-    are fully aperiodic, as D4C codes them."""
-    import pyworld
-
-    rate = config.sample_rate
-    voiced = f0 > 0
-    unvoiced_row = pyworld.code_aperiodicity(np.full((1, config.fft_size // 2 + 1), 1.0 - 1e-12), rate)
-    coded = np.repeat(unvoiced_row, len(f0), axis=0)
-    if not voiced.any():
-        return coded
-    before = np.concatenate([[False], voiced[:-1]])
-    after = np.concatenate([voiced[1:], [False]])
-    anchor = voiced & ((np.arange(len(f0)) % config.d4c_stride == 0) | ~before | ~after)
-    index = np.flatnonzero(anchor)
-    measured = pyworld.code_aperiodicity(
-        pyworld.d4c(x, np.ascontiguousarray(f0[index]), np.ascontiguousarray(times[index]), rate,
-                    fft_size=config.fft_size), rate)
-    inside = np.flatnonzero(voiced)
-    for band in range(coded.shape[1]):
-        coded[inside, band] = np.interp(inside, index, measured[:, band])
-    return coded
-
-
 def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
     """WORLD analysis of a mono waveform at ``config.sample_rate`` on the codec frame grid."""
     import pyworld
@@ -145,7 +112,8 @@ def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
     if config.aperiodicity == "periodicity":
         aperiodicity = band_aperiodicity(x, f0, times * rate, rate, config.aperiodicity_dims)
     else:
-        aperiodicity = _d4c_bands(x, f0, times, config)
+        d4c = pyworld.d4c(x, f0, times, rate, fft_size=config.fft_size)
+        aperiodicity = pyworld.code_aperiodicity(d4c, rate)
     coded_envelope = pyworld.code_spectral_envelope(envelope, rate, config.envelope_dims)
     return WorldFeatures(f0, coded_envelope, aperiodicity)
 
