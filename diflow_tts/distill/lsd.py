@@ -385,9 +385,13 @@ class LSDFitter:
                 entries += s_log.numel()
         count = max(entries, 1)  # the loss is a mean over log-probability entries
         phi = cross / square if square > 0 else 1.0
+        # The loss as its minimum plus a square, not expanded: near a zero minimum (the first
+        # step, from the all-masked state student and teacher share) the expanded sum cancels
+        # to rounding noise of either sign, which could report a fit as raising its loss.
+        residual = max(target_square - (cross * cross / square if square > 0 else 0.0), 0.0)
 
         def loss(value: float) -> float:
-            return (value * value * square - 2 * value * cross + target_square) / count
+            return (residual + square * (value - phi) ** 2) / count
 
         return FittedStep(start, end, [phi] * len(GROUPS), self.reference.steps[0].guidance,
                           loss(1.0 / temperature), loss(phi))
