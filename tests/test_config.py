@@ -63,6 +63,8 @@ def test_values_out_of_range_and_empty_files_are_named(tmp_path):
     cases = {"loop:\n  max_steps: -5\n": "config.yaml.loop: loop settings out of range (max_steps: -5)",
              "optimizer:\n  learning_rate: .nan\n": "optimizer.learning_rate: expected a finite number",
              "optimizer:\n  grad_clip: .inf\n": "optimizer.grad_clip: expected a finite number",
+             "data:\n  prompt:\n    condition_dropout: 1.5\n":
+                 "prompt settings out of range (condition_dropout 1.5)",
              "": "is empty"}
     for text, message in cases.items():
         (tmp_path / "config.yaml").write_text(text)

@@ -14,7 +14,7 @@ from diflow_tts.codec.folder import WEIGHTS_FILE, load_codec_folder
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
-from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
+from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
 from diflow_tts.data.kaldi import write_table
 from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
 from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens
@@ -56,6 +56,27 @@ def test_the_default_f0_floor_is_no_lower_than_cheaptrick_resolves():
 
     config = WorldAnalysisConfig()
     assert config.f0_floor >= pyworld.get_cheaptrick_f0_floor(config.sample_rate, config.fft_size)
+
+
+def test_the_voiced_aperiodicity_offset_takes_noise_from_voiced_frames_only():
+    """Decoding offsets voiced frames' aperiodicity: the voiced half of an utterance gets more
+    periodic, its unvoiced half (all noise by definition) stays the same samples."""
+    frames, hop = 60, 320
+    f0 = np.where(np.arange(frames) >= 30, 150.0, 0.0)
+    envelope = np.zeros((frames, 40))
+    aperiodicity = np.full((frames, WorldAnalysisConfig().aperiodicity_dims), -3.0)
+
+    def periodicity(offset: float) -> tuple[np.ndarray, float]:
+        wav = synthesize(f0, envelope, aperiodicity, WorldAnalysisConfig(voiced_aperiodicity_db=offset))
+        voiced, lag = wav[35 * hop: 55 * hop], 24_000 // 150
+        return wav[: 25 * hop], float(np.corrcoef(voiced[:-lag], voiced[lag:])[0, 1])
+
+    unvoiced_as_is, correlation_as_is = periodicity(0.0)
+    unvoiced_offset, correlation_offset = periodicity(-12.0)
+    assert np.array_equal(unvoiced_as_is, unvoiced_offset)
+    assert correlation_offset > correlation_as_is + 0.1
+    with pytest.raises(ValueError, match="voiced_aperiodicity_db"):
+        WorldAnalysisConfig(voiced_aperiodicity_db=3.0)
 
 
 @pytest.mark.parametrize("aperiodicity", ["d4c", "periodicity"])

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from diflow_tts.config import ConfigError
 from diflow_tts.data.phones import read_phones
 from diflow_tts.flow.path import MaskPath
 from diflow_tts.model.batch import FlowBatch, FlowItem, collate_flow_items, prompt_log_rate
@@ -37,6 +38,15 @@ class PromptConfig:
     max_fraction: float = 0.5
     rate_dropout: float = 0.3  # hide the prompt's speaking rate (synthesis without prompt text)
     condition_dropout: float = 0.1  # drop content and prompt: the guidance's unconditional branch
+
+    def __post_init__(self) -> None:
+        dropouts = {"rate_dropout": self.rate_dropout, "condition_dropout": self.condition_dropout}
+        wrong = [f"{name} {value}" for name, value in dropouts.items() if not 0 <= value <= 1]
+        if not 0 <= self.min_fraction <= self.max_fraction < 1:
+            wrong.append(f"min_fraction {self.min_fraction} / max_fraction {self.max_fraction}")
+        if wrong:
+            raise ConfigError(f"prompt settings out of range ({', '.join(wrong)}): dropouts are "
+                              "probabilities (0 to 1) and 0 <= min_fraction <= max_fraction < 1")
 
 
 @dataclass
