@@ -100,3 +100,27 @@ def test_a_retrained_codec_in_the_same_folder_is_not_mixed_into_old_tokens(data_
     save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")  # new weights, same path
     with pytest.raises(ValueError, match="another codec"):
         tokenize_data_dir(data_dir, out, config)
+
+
+def test_token_dirs_are_one_stream_by_codec_weights_not_by_the_path_named(data_dir, tmp_path, monkeypatch):
+    """The recipe tokenizes with a relative codec path; a script elsewhere may name the same codec
+    absolutely. Those tokens are one stream; a codec retrained in the same folder is not."""
+    from diflow_tts.codec.architecture import CodecArchitecture, build_encodec_model
+    from diflow_tts.codec.folder import save_codec_folder
+    from diflow_tts.teacher.training import _check_same_tokens
+
+    arch = CodecArchitecture(filters=4, dimension=16, lstm_layers=1, num_codebooks=4, codebook_size=64)
+    save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")
+    monkeypatch.chdir(tmp_path)
+    relative = tokenize_data_dir(data_dir, tmp_path / "relative",
+                                 TokenizerConfig(codec=CodecConfig(type="trained", path="codec")))
+    absolute_config = TokenizerConfig(codec=CodecConfig(type="trained", path=str(tmp_path / "codec")))
+    absolute = tokenize_data_dir(data_dir, tmp_path / "absolute", absolute_config)
+    assert _check_same_tokens([relative, absolute]).codec.path == "codec"
+    save_codec_folder(build_encodec_model(arch), arch, tmp_path / "codec")  # new weights, same path
+    retrained = tokenize_data_dir(data_dir, tmp_path / "retrained", absolute_config)
+    with pytest.raises(ValueError, match="another codec"):
+        _check_same_tokens([absolute, retrained])
+    other_settings = tokenize_data_dir(data_dir, tmp_path / "random", CONFIG)
+    with pytest.raises(ValueError, match="different tokenizer settings"):
+        _check_same_tokens([other_settings, retrained])

@@ -41,7 +41,7 @@ from diflow_tts.teacher.dataset import (
 from diflow_tts.text.phone_table import PhoneTable
 from diflow_tts.tokens.layout import FRAME_RATE, TokenLayout
 from diflow_tts.tokens.shards import TokenShard
-from diflow_tts.tokens.tokenize_dir import load_tokenizer_config
+from diflow_tts.tokens.tokenize_dir import load_tokenizer_config, token_stream_identity
 from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
 from diflow_tts.train.averaged import AveragedOptimizerConfig, AveragedTraining
 from diflow_tts.train.batch_order import BatchPlan, training_batches
@@ -275,12 +275,13 @@ class TeacherTrainingTask:
 
 
 def _check_same_tokens(token_dirs: Sequence[str | Path]) -> TokenizerConfig:
-    configs = [load_tokenizer_config(folder) for folder in token_dirs]
-    if any(config != configs[0] for config in configs[1:]):
+    identities = [token_stream_identity(folder) for folder in token_dirs]
+    if any(identity != identities[0] for identity in identities[1:]):
         raise ValueError(
-            f"token dirs {list(map(str, token_dirs))} were made with different tokenizer settings"
+            f"token dirs {list(map(str, token_dirs))} were made with different tokenizer settings "
+            "or another codec: tokenize them all with the same config and codec"
         )
-    return configs[0]
+    return load_tokenizer_config(token_dirs[0])
 
 
 def train_teacher(

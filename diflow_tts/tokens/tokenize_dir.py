@@ -58,6 +58,17 @@ def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
         write_text_atomic(path, yaml.safe_dump(saved, sort_keys=False))
 
 
+def token_stream_identity(token_dir: str | Path) -> dict:
+    """What two token dirs must share for their tokens to be one stream: the settings and, for
+    a trained codec, the hash of its weights, but not the path it was read from, which names the
+    same codec differently from another working directory (and the same path can hold a
+    retrained codec, which the hash tells apart)."""
+    identity = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    if FINGERPRINT_KEY in identity:
+        identity["codec"].pop("path", None)
+    return identity
+
+
 def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
     data = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
     data.pop(FINGERPRINT_KEY, None)
