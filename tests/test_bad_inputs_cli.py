@@ -304,3 +304,15 @@ def test_export_refuses_a_damaged_aligner(random_bundle, tmp_path, capsys):
             "--out", str(out)]
     _one_error(capsys, argv, str(aligner / "model.safetensors"), "damaged")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["train", "train-aligner"])
+def test_training_on_a_set_phonemized_with_another_table_names_that(tmp_path, capsys, command):
+    """Dev and test sets are phonemized with the training set's table and hold none of their own;
+    training on one used to be told to run the phonemize stage it had run."""
+    data, tokens = _token_dir(tmp_path)
+    (data / "tokens.txt").unlink()
+    argv = {"train": ["train", "--data", str(data), "--tokens", str(tokens)],
+            "train-aligner": ["train-aligner", "--data", str(data)]}[command]
+    _one_error(capsys, [*argv, "--out", str(tmp_path / "exp"), "--device", "cpu"],
+               str(data / "tokens.txt"), "without --phone-table")

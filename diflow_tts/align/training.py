@@ -25,7 +25,7 @@ from diflow_tts.align.recognizer import (
 )
 from diflow_tts.audio import load_audio
 from diflow_tts.data.audio_segments import AudioEntry, scan_audio
-from diflow_tts.data.phones import read_phones
+from diflow_tts.data.phones import read_phones, training_phone_table
 from diflow_tts.text.phone_table import PhoneTable
 from diflow_tts.train.batch_order import BatchPlan, frame_budget_batches
 from diflow_tts.train.distributed import DistributedContext, data_parallel
@@ -200,7 +200,7 @@ def train_aligner(
     their codec copies, for a judge of vocoded speech); exports ``out_dir/aligner``. The phone
     table is ``phone_table`` or the first dir's tokens.txt."""
     data_dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
-    table = PhoneTable.load(phone_table or Path(data_dirs[0]) / "tokens.txt")
+    table = training_phone_table(data_dirs[0], phone_table)
 
     def make_task(context: DistributedContext) -> AlignerTrainingTask:
         entries, phones = [], []

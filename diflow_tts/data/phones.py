@@ -54,5 +54,21 @@ def phonemize_data_dir(data_dir: str | Path, phone_table: str | Path | None = No
     return PhoneTable.load(table_path)
 
 
+def training_phone_table(data_dir: str | Path, phone_table: str | Path | None = None) -> PhoneTable:
+    """The phone table of a model trained on ``data_dir``: ``phone_table`` when given, else the
+    `tokens.txt` that `phonemize` built there. A dir phonemized with another set's table (as dev
+    and test sets are) has phones but no table; it is named as that, not as unphonemized."""
+    if phone_table:
+        return PhoneTable.load(phone_table)
+    data_dir = Path(data_dir)
+    if not (data_dir / TABLE_FILE).is_file() and (data_dir / PHONES_FILE).is_file():
+        raise FileNotFoundError(
+            f"{data_dir} has phones but no phone table {TABLE_FILE}: it was phonemized with another "
+            f"set's table (--phone-table). Train on the set that built the table, phonemize "
+            f"{data_dir} without --phone-table, or copy the table it was phonemized with to "
+            f"{data_dir / TABLE_FILE}")
+    return PhoneTable.load(data_dir / TABLE_FILE)
+
+
 def read_phones(data_dir: str | Path) -> dict[str, list[str]]:
     return {utt: line.split() for utt, line in read_table(Path(data_dir) / PHONES_FILE).items()}

@@ -20,6 +20,7 @@ from torch import nn
 from diflow_tts.bundle import BundleConfig, build_network, save_bundle
 from diflow_tts.codec.factory import codebook_size
 from diflow_tts.config import ConfigError
+from diflow_tts.data.phones import training_phone_table
 from diflow_tts.flow.loss import masked_token_loss
 from diflow_tts.flow.path import MaskPath, MaskPathConfig
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
@@ -296,7 +297,7 @@ def train_teacher(
 ) -> Path:
     """Train (or resume) the teacher on one data dir and its token dir (with durations from
     `diflow-tts align`); exports the EMA model to ``out_dir/model``."""
-    table = PhoneTable.load(phone_table or Path(data_dir) / "tokens.txt")
+    table = training_phone_table(data_dir, phone_table)
     tokenizer = _check_same_tokens([token_dir] + ([valid_token_dir] if valid_token_dir else []))
 
     def make_task(context: DistributedContext) -> TeacherTrainingTask:
