@@ -65,6 +65,7 @@ def test_values_out_of_range_and_empty_files_are_named(tmp_path):
              "optimizer:\n  grad_clip: .inf\n": "optimizer.grad_clip: expected a finite number",
              "data:\n  prompt:\n    condition_dropout: 1.5\n":
                  "prompt settings out of range (condition_dropout 1.5)",
+             "model:\n  dropout: 1.0\n": "model dropout 1.0 out of range",
              "": "is empty"}
     for text, message in cases.items():
         (tmp_path / "config.yaml").write_text(text)

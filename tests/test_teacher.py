@@ -161,6 +161,24 @@ def test_the_prompt_summary_sees_the_prompt_frames_only_and_nothing_of_a_dropped
     torch.testing.assert_close(dropped[0], summary[0])
 
 
+def test_dropout_acts_while_training_and_never_at_inference():
+    torch.manual_seed(0)
+    model = build_network(BundleConfig(ModelConfig(size="tiny", dropout=0.5), LAYOUT))
+    with torch.no_grad():  # open the adaLN-zero gates, which start shut, so the branches count
+        for block in model.blocks:
+            torch.nn.init.normal_(block.modulation[1].weight, std=0.1)
+    plain = build_network(BundleConfig(ModelConfig(size="tiny"), LAYOUT))
+    plain.load_state_dict(model.state_dict())  # dropout adds no weight: bundles load either way
+    _, batch = _inference_batch(LAYOUT)
+    t = torch.full((2,), 0.5)
+    torch.testing.assert_close(model.eval()(batch, t), plain.eval()(batch, t))
+    model.train()
+    torch.manual_seed(1)
+    first = model(batch, t)
+    torch.manual_seed(2)
+    assert not torch.allclose(first, model(batch, t)), "training passes drop different elements"
+
+
 @pytest.mark.parametrize(
     "sampler",
     [

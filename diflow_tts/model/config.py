@@ -21,6 +21,7 @@ class Architecture:
     duration_channels: int
     ffn_mult: int = 4
     prompt_summary: bool = False
+    dropout: float = 0.0
 
 
 SIZES = {
@@ -45,12 +46,18 @@ class ModelConfig:
     # attention alone (docs/RESULTS.md, "The teacher's shape at equal wall time"). Off in
     # bundles made before it.
     prompt_summary: bool = False
+    # Residual dropout in every transformer block, while training only: a regularizer against
+    # the overfitting of small corpora (docs/RESULTS.md, "Residual dropout"). 0 in bundles made
+    # before it; it changes no weight, so a bundle's inference is the same whatever it says.
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         """Sizes are checked as the config is read, so a wrong one names its key before any data
         is loaded; attention needs ``dim`` to split into ``heads`` heads of even width (rotary
         position angles pair up channels)."""
         wrong = [f"{name} {value}" for name, value in self._overrides().items() if value < 1]
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"model dropout {self.dropout} out of range: a probability, 0 <= dropout < 1")
         if wrong:
             raise ConfigError(f"model sizes out of range ({', '.join(wrong)}): dim, layers, heads, "
                               "phone_layers and duration_channels must be at least 1")
@@ -64,4 +71,5 @@ class ModelConfig:
                 if (value := getattr(self, name)) is not None}
 
     def architecture(self) -> Architecture:
-        return replace(SIZES[self.size], **self._overrides(), prompt_summary=self.prompt_summary)
+        return replace(SIZES[self.size], **self._overrides(), prompt_summary=self.prompt_summary,
+                       dropout=self.dropout)

@@ -14,10 +14,11 @@ from diflow_tts.model.layers import EncoderBlock, rotary_tables
 
 
 class PhoneEncoder(nn.Module):
-    def __init__(self, num_phones: int, dim: int, layers: int, heads: int, ffn_mult: int):
+    def __init__(self, num_phones: int, dim: int, layers: int, heads: int, ffn_mult: int,
+                 dropout: float = 0.0):
         super().__init__()
         self.embedding = nn.Embedding(num_phones, dim, padding_idx=0)
-        self.blocks = nn.ModuleList(EncoderBlock(dim, heads, ffn_mult) for _ in range(layers))
+        self.blocks = nn.ModuleList(EncoderBlock(dim, heads, ffn_mult, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head_dim = dim // heads
 

@@ -48,19 +48,21 @@ class FeedForward(nn.Sequential):
 
 
 class EncoderBlock(nn.Module):
-    """Pre-norm transformer block without time conditioning (the phone encoder's)."""
+    """Pre-norm transformer block without time conditioning (the phone encoder's). ``dropout``
+    zeroes elements of each residual branch while training (none at inference)."""
 
-    def __init__(self, dim: int, heads: int, ffn_mult: int):
+    def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float = 0.0):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attention = SelfAttention(dim, heads)
         self.ffn = FeedForward(dim, ffn_mult)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(
         self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], key_mask: torch.Tensor | None
     ) -> torch.Tensor:
-        x = x + self.attention(self.norm1(x), rotary, key_mask)
-        return x + self.ffn(self.norm2(x))
+        x = x + self.dropout(self.attention(self.norm1(x), rotary, key_mask))
+        return x + self.dropout(self.ffn(self.norm2(x)))
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -69,15 +71,17 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 class AdaLNZeroBlock(nn.Module):
     """Transformer block conditioned on a vector (time, or a step token) by shift, scale and
-    gate from that vector; the gates start at zero, so every block starts as the identity."""
+    gate from that vector; the gates start at zero, so every block starts as the identity.
+    ``dropout`` zeroes elements of each residual branch while training (none at inference)."""
 
-    def __init__(self, dim: int, heads: int, ffn_mult: int):
+    def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float = 0.0):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False)
         self.attention = SelfAttention(dim, heads)
         self.ffn = FeedForward(dim, ffn_mult)
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+        self.dropout = nn.Dropout(dropout)
         nn.init.zeros_(self.modulation[1].weight)
         nn.init.zeros_(self.modulation[1].bias)
 
@@ -89,8 +93,9 @@ class AdaLNZeroBlock(nn.Module):
         key_mask: torch.Tensor | None,
     ) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(condition).chunk(6, dim=-1)
-        x = x + gate1[:, None] * self.attention(modulate(self.norm1(x), shift1, scale1), rotary, key_mask)
-        return x + gate2[:, None] * self.ffn(modulate(self.norm2(x), shift2, scale2))
+        attended = self.attention(modulate(self.norm1(x), shift1, scale1), rotary, key_mask)
+        x = x + gate1[:, None] * self.dropout(attended)
+        return x + gate2[:, None] * self.dropout(self.ffn(modulate(self.norm2(x), shift2, scale2)))
 
 
 class TimeEmbedding(nn.Module):

@@ -34,7 +34,7 @@ class DiFlowTTSModel(nn.Module):
         self.arch, self.layout = arch, layout
         dim = arch.dim
         self.phone_encoder = PhoneEncoder(
-            layout.num_phones, dim, arch.phone_layers, arch.heads, arch.ffn_mult
+            layout.num_phones, dim, arch.phone_layers, arch.heads, arch.ffn_mult, arch.dropout
         )
         self.duration_predictor = DurationPredictor(dim, arch.duration_channels)
         self.token_embeddings = nn.ModuleList(nn.Embedding(size + 1, dim) for size in layout.vocab_sizes)
@@ -44,7 +44,7 @@ class DiFlowTTSModel(nn.Module):
         self.time_embedding = TimeEmbedding(dim)
         self.prompt_summary = PromptSummary(dim) if arch.prompt_summary else None
         self.blocks = nn.ModuleList(
-            AdaLNZeroBlock(dim, arch.heads, arch.ffn_mult) for _ in range(arch.layers)
+            AdaLNZeroBlock(dim, arch.heads, arch.ffn_mult, arch.dropout) for _ in range(arch.layers)
         )
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
