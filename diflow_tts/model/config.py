@@ -55,9 +55,9 @@ class ModelConfig:
         """Sizes are checked as the config is read, so a wrong one names its key before any data
         is loaded; attention needs ``dim`` to split into ``heads`` heads of even width (rotary
         position angles pair up channels)."""
-        wrong = [f"{name} {value}" for name, value in self._overrides().items() if value < 1]
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"model dropout {self.dropout} out of range: a probability, 0 <= dropout < 1")
+        wrong = [f"{name} {value}" for name, value in self._overrides().items() if value < 1]
         if wrong:
             raise ConfigError(f"model sizes out of range ({', '.join(wrong)}): dim, layers, heads, "
                               "phone_layers and duration_channels must be at least 1")

@@ -58,19 +58,24 @@ def _check_settings(out_dir: Path, config: TokenizerConfig) -> None:
         write_text_atomic(path, yaml.safe_dump(saved, sort_keys=False))
 
 
+def _saved_settings(token_dir: str | Path) -> dict:
+    """The settings `_check_settings` wrote into ``token_dir``, as saved (fingerprint included)."""
+    return yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+
+
 def token_stream_identity(token_dir: str | Path) -> dict:
     """What two token dirs must share for their tokens to be one stream: the settings and, for
     a trained codec, the hash of its weights, but not the path it was read from, which names the
     same codec differently from another working directory (and the same path can hold a
     retrained codec, which the hash tells apart)."""
-    identity = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    identity = _saved_settings(token_dir)
     if FINGERPRINT_KEY in identity:
         identity["codec"].pop("path", None)
     return identity
 
 
 def load_tokenizer_config(token_dir: str | Path) -> TokenizerConfig:
-    data = yaml.safe_load((Path(token_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    data = _saved_settings(token_dir)
     data.pop(FINGERPRINT_KEY, None)
     return from_dict(TokenizerConfig, data, where=str(Path(token_dir) / CONFIG_FILE))
 
