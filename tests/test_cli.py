@@ -26,6 +26,18 @@ def test_importing_the_package_loads_nothing_heavy():
     assert out.stdout.strip() == "False"
 
 
+def test_commands_run_with_denormals_flushed_in_every_thread(tmp_path):
+    """The CLI sets flush-to-zero before torch starts its worker threads, so a product below
+    float32's normal range is zero in every thread of a parallel op (subprocess: the setting is
+    process state)."""
+    code = ("import sys, torch; from diflow_tts.cli import main; main(['validate-data-dir', sys.argv[1]]); "
+            "torch.set_num_threads(2); tiny = torch.full((4_000_000,), 1e-20) * 1e-20; "
+            "print(int((tiny != 0).sum()), float(torch.tensor([1e-39]) * 1.0))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["0", "0.0"]
+
+
 def test_user_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
     assert main(["validate-data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err

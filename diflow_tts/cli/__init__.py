@@ -32,8 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flush_denormals() -> None:
+    """Let the CPU treat floats below 1.2e-38 as zero. Such denormals cost an x86 core many
+    times a normal operation and change no result here, yet the student's distillation makes
+    them: with them flushed its steps ran 23 % faster over 40 steps, losses bit-identical
+    (docs/RESULTS.md). Called before any torch work, so the worker threads torch creates later
+    inherit the setting (it is per thread)."""
+    import torch
+
+    torch.set_flush_denormal(True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    flush_denormals()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from diflow_tts.data.download import DownloadError
