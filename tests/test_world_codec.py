@@ -15,9 +15,11 @@ from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_cod
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
-from diflow_tts.data.kaldi import write_table
+from diflow_tts.data.kaldi import read_table, write_table
 from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
-from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens
+from diflow_tts.tokens.shards import TokenShard
+from diflow_tts.tokens.tokenize_dir import tokenize_data_dir
+from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens, TokenizerConfig
 from tests.conftest import harmonic_tone
 
 TINY = WorldFitConfig(codec=WorldCodecConfig(envelope_codebooks=2, codebook_size=16),
@@ -186,6 +188,26 @@ def test_an_incomplete_or_damaged_codec_folder_is_named(codec_dir, tmp_path):
     save_file({"envelope": torch.zeros(2, 16, 40)}, broken / WEIGHTS_FILE)
     with pytest.raises(ValueError, match="lacks the \\['aperiodicity'\\] codebooks"):
         load_codec_folder(broken)
+
+
+def test_tokens_do_not_depend_on_how_many_utterances_share_a_codec_call(vowel_dir, codec_dir, tmp_path):
+    """The WORLD codec tokenizes a dozen utterances a call on the CPU by default (its analysis
+    threads want them); each is analysed alone, so one a call gives the same tokens."""
+    config = TokenizerConfig(codec=CodecConfig(type="trained", path=str(codec_dir)))
+    assert build_codec(config.codec).cpu_batch_seconds >= 5 * 1.0  # the five 1 s vowels in one call
+    data = tmp_path / "data"
+    data.mkdir()
+    utts = sorted(read_table(vowel_dir / "wav.scp"))
+    write_table(data / "wav.scp", read_table(vowel_dir / "wav.scp"))
+    write_table(data / "text", {utt: "ah" for utt in utts})
+    write_table(data / "utt2spk", {utt: "vowels" for utt in utts})
+    write_table(data / "spk2utt", {"vowels": " ".join(utts)})
+    together = TokenShard(tokenize_data_dir(data, tmp_path / "together", config))
+    alone = TokenShard(tokenize_data_dir(data, tmp_path / "alone", config, batch_seconds=1.0))
+    assert together.utterances() == alone.utterances() and len(alone) == 5
+    for utt in alone.utterances():
+        assert torch.equal(together[utt].acoustic, alone[utt].acoustic)
+        assert torch.equal(together[utt].prosody, alone[utt].prosody)
 
 
 def test_pitch_ids_dequantize_to_the_frequencies_the_vocoder_gets():

@@ -49,7 +49,8 @@ def register(command: Command) -> None:
                   "encode a data dir's audio into acoustic + prosody token shards (resumable)")
     _tokenizer_options(sub)
     sub.add_argument("--batch-seconds", type=float,
-                     help="padded audio per codec call (default: 10 on CPU, 300 on CUDA)")
+                     help="padded audio per codec call (default on CPU: the codec's own, 60 for WORLD and "
+                          "10 for a network; 300 on CUDA)")
     sub.add_argument("--chunk-size", type=int, default=256, help="utterances per resumable chunk")
 
     sub = command("resynthesize", cmd_resynthesize,

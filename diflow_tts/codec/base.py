@@ -28,6 +28,10 @@ class CodecBackend(torch.nn.Module, abc.ABC):
     num_codebooks: int
     codebook_size: int
     uses_pitch: bool = False  # decode() needs F0 per frame
+    # Padded audio per encode call when tokenizing on the CPU: a network codec runs fastest on
+    # short batches (more only adds padding and cache misses); a codec that spreads a batch's
+    # utterances over threads (WORLD) wants enough of them to keep every core busy.
+    cpu_batch_seconds: float = 10.0
 
     @property
     def frame_rate(self) -> float:

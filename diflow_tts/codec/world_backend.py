@@ -49,6 +49,7 @@ class WorldCodec(CodecBackend):
     """Waveforms <-> [B, envelope_codebooks + 1, T] codes; decoding needs F0 per frame."""
 
     uses_pitch = True
+    cpu_batch_seconds = 60.0  # a dozen utterances a call for the analysis threads (docs/RESULTS.md)
 
     def __init__(self, config: WorldCodecConfig, envelope: torch.Tensor, aperiodicity: torch.Tensor):
         super().__init__()

@@ -116,8 +116,8 @@ def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: Tokeniz
                       loader_threads: int = 4) -> Path:
     """Write the token dir of ``data_dir`` to ``out_dir``; resumes an interrupted run.
 
-    ``batch_seconds`` bounds the padded audio per codec call; by default 10 s on CPU (measured
-    fastest there: larger batches only add padding and cache misses) and 300 s on CUDA.
+    ``batch_seconds`` bounds the padded audio per codec call; by default the codec's own
+    `cpu_batch_seconds` on CPU and 300 s on CUDA.
     """
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir)
@@ -132,7 +132,7 @@ def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: Tokeniz
     todo = [c for c in range(len(chunks)) if not writer.chunk_done(c)]
     tokenizer = build_tokenizer(config, device)
     if batch_seconds is None:
-        batch_seconds = 10.0 if tokenizer.codec.device.type == "cpu" else 300.0
+        batch_seconds = tokenizer.codec.cpu_batch_seconds if tokenizer.codec.device.type == "cpu" else 300.0
     max_samples = int(batch_seconds * tokenizer.sample_rate)
 
     def load(utt: str):
