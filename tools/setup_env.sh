@@ -33,12 +33,22 @@ if [ "$have" != "$locked" ]; then
   echo "setup: warning: constraints.txt was locked on Python $locked, this is Python $have; if pip" \
        "finds no pinned version, run 'bash tools/lock_deps.sh' with this Python" >&2
 fi
+# The stamp holds the hash of setup.py + constraints.txt and the extras installed with them; a
+# call wanting no extra beyond those skips pip, one wanting more installs the union.
 stamp=$venv/.diflow-tts-installed
-want="$(cat "$root/setup.py" "$constraints" | sha256sum | cut -d' ' -f1) $extras"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing diflow-tts[$extras] into $venv with constraints.txt (first time: a few minutes)" >&2
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$constraints" -e "$root[$extras]" 2>&1 \
+hash=$(cat "$root/setup.py" "$constraints" | sha256sum | cut -d' ' -f1)
+installed_hash="" installed_extras=""
+if [ -f "$stamp" ]; then read -r installed_hash installed_extras < "$stamp" || true; fi
+[ "$installed_hash" = "$hash" ] || installed_extras=""
+missing=""
+for extra in ${extras//,/ }; do
+  [[ ",$installed_extras," == *",$extra,"* ]] || missing+=",$extra"
+done
+if [ "$installed_hash" != "$hash" ] || [ -n "$missing" ]; then
+  union=$(echo "${installed_extras}${missing}" | sed 's/^,//')
+  echo "setup: installing diflow-tts[$union] into $venv with constraints.txt (first time: a few minutes)" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$constraints" -e "$root[$union]" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; } >&2
-  echo "$want" > "$stamp"
+  echo "$hash $union" > "$stamp"
 fi
 "$venv/bin/python" -m diflow_tts.dependencies
