@@ -77,7 +77,7 @@ def bench_device(device_name: str, wavs: list[torch.Tensor], repeats: int) -> di
     device = torch.device(device_name)
     tokenizer = build_tokenizer(TokenizerConfig(codec=CodecConfig(weights="random")), device_name)
     seconds = sum(w.numel() for w in wavs) / 24_000
-    batch_seconds = 10.0 if device.type == "cpu" else 300.0
+    batch_seconds = tokenizer.codec.cpu_batch_seconds if device.type == "cpu" else 300.0
     batches = [[w for _, w in b] for b in group_by_length(list(enumerate(wavs)), int(batch_seconds * 24_000))]
 
     def full():

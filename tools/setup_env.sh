@@ -10,6 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 extras=${DIFLOW_EXTRAS:-dev,eval,demo}
+extras=${extras// /}
 venv=${DIFLOW_VENV:-$root/.venv}
 constraints=$root/constraints.txt
 
@@ -41,7 +42,8 @@ installed_hash="" installed_extras=""
 if [ -f "$stamp" ]; then read -r installed_hash installed_extras < "$stamp" || true; fi
 [ "$installed_hash" = "$hash" ] || installed_extras=""
 missing=""
-for extra in ${extras//,/ }; do
+IFS=, read -ra wanted <<< "$extras"
+for extra in "${wanted[@]}"; do
   [[ ",$installed_extras," == *",$extra,"* ]] || missing+=",$extra"
 done
 if [ "$installed_hash" != "$hash" ] || [ -n "$missing" ]; then
