@@ -23,6 +23,7 @@ from json_report import emit
 from diflow_tts.audio import load_audio
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.data.length_groups import group_by_length
+from diflow_tts.tokens.tokenize_dir import default_batch_seconds
 from diflow_tts.tokens.tokenizer import TokenizerConfig, build_tokenizer, pad_batch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,7 @@ def bench_device(device_name: str, wavs: list[torch.Tensor], repeats: int) -> di
     device = torch.device(device_name)
     tokenizer = build_tokenizer(TokenizerConfig(codec=CodecConfig(weights="random")), device_name)
     seconds = sum(w.numel() for w in wavs) / 24_000
-    batch_seconds = tokenizer.codec.cpu_batch_seconds if device.type == "cpu" else 300.0
+    batch_seconds = default_batch_seconds(tokenizer.codec)
     batches = [[w for _, w in b] for b in group_by_length(list(enumerate(wavs)), int(batch_seconds * 24_000))]
 
     def full():

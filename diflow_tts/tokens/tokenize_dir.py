@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import AudioError, load_audio
+from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.folder import codec_fingerprint
 from diflow_tts.config import from_dict, to_dict
 from diflow_tts.data.audio_check import AudioCheck, check_audio_file, check_samples, count_by_problem
@@ -111,13 +112,18 @@ def _summarize(out_dir: Path) -> None:
     log.info("%s: %s%s", out_dir, ", ".join(parts), where)
 
 
+def default_batch_seconds(codec: CodecBackend) -> float:
+    """Padded audio per codec call when the caller does not say: the codec's own
+    `cpu_batch_seconds` on CPU, 300 s on CUDA (where a batch is nearly free)."""
+    return codec.cpu_batch_seconds if codec.device.type == "cpu" else 300.0
+
+
 def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: TokenizerConfig,
                       device: str = "cpu", chunk_size: int = 256, batch_seconds: float | None = None,
                       loader_threads: int = 4) -> Path:
     """Write the token dir of ``data_dir`` to ``out_dir``; resumes an interrupted run.
 
-    ``batch_seconds`` bounds the padded audio per codec call; by default the codec's own
-    `cpu_batch_seconds` on CPU and 300 s on CUDA.
+    ``batch_seconds`` bounds the padded audio per codec call (default: `default_batch_seconds`).
     """
     out_dir = Path(out_dir)
     writer = ShardWriter(out_dir)
@@ -132,7 +138,7 @@ def tokenize_data_dir(data_dir: str | Path, out_dir: str | Path, config: Tokeniz
     todo = [c for c in range(len(chunks)) if not writer.chunk_done(c)]
     tokenizer = build_tokenizer(config, device)
     if batch_seconds is None:
-        batch_seconds = tokenizer.codec.cpu_batch_seconds if tokenizer.codec.device.type == "cpu" else 300.0
+        batch_seconds = default_batch_seconds(tokenizer.codec)
     max_samples = int(batch_seconds * tokenizer.sample_rate)
 
     def load(utt: str):
