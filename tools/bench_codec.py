@@ -22,6 +22,7 @@ import torch
 from bench_tokenize import cpu_model, load_speech
 from json_report import emit
 
+from diflow_tts.cli import flush_denormals
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse
 from diflow_tts.tokens.tokenizer import FactorizedTokens, TokenizerConfig, build_tokenizer
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--pitch-shift", type=int, default=12, help="pitch bins added (0: skip)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     torch.set_num_threads(1)
     tokenizer = build_tokenizer(TokenizerConfig(codec=CodecConfig(type="trained", path=args.codec)))
     wavs, source = load_speech(args.seconds)

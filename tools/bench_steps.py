@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from json_report import emit
 
+from diflow_tts.cli import flush_denormals
 from diflow_tts.data.test_list import read_test_list
 from diflow_tts.eval.step_bench import StepSystem, judged_rows, measure_steps
 from diflow_tts.report import markdown_table
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", required=True, help="folder for steps.json, steps.md, steps.png, wavs")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     device = pick_device(args.device)
     args.device = device

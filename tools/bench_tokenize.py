@@ -21,6 +21,7 @@ import torch
 from json_report import emit
 
 from diflow_tts.audio import load_audio
+from diflow_tts.cli import flush_denormals
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.data.length_groups import group_by_length
 from diflow_tts.tokens.tokenize_dir import default_batch_seconds
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     wavs, source = load_speech(args.seconds)
     report = {
         "benchmark": "tokenize", "audio": source, "torch": torch.__version__,

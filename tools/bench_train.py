@@ -21,6 +21,7 @@ import torch
 from json_report import emit
 
 from diflow_tts.bundle import BundleConfig, build_network
+from diflow_tts.cli import flush_denormals
 from diflow_tts.flow.path import MaskPath
 from diflow_tts.model.batch import FlowItem
 from diflow_tts.model.config import ModelConfig
@@ -134,6 +135,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     hardware = {
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),

@@ -18,6 +18,7 @@ import torch
 from json_report import emit
 
 from diflow_tts.bundle import load_bundle
+from diflow_tts.cli import flush_denormals
 from diflow_tts.distill.conditions import condition_batches
 from diflow_tts.eval.step_measures import pseudo_log_likelihood
 from diflow_tts.teacher.dataset import load_examples, token_streams
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--times", type=float, nargs="+", default=[0.0, 0.3, 0.6, 0.8, 0.9, 0.97])
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     bundle = load_bundle(args.model)
     if bundle.config.kind != "teacher":
         raise SystemExit(f"--model {args.model} is a {bundle.config.kind}: this measures a time-conditioned "

@@ -20,6 +20,7 @@ from json_report import emit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diflow_tts.api import DiFlowTTS  # noqa: E402
+from diflow_tts.cli import flush_denormals  # noqa: E402
 from diflow_tts.text.phone_table import PUNCTUATION, WORD_BOUNDARY  # noqa: E402
 
 SENTENCES = [
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     tts = DiFlowTTS.from_pretrained(args.model, args.device)
     voice = tts.prepare_voice(args.reference, args.reference_text)
     rows = {}

@@ -21,6 +21,7 @@ import torch
 from json_report import emit
 
 from diflow_tts.audio import load_audio
+from diflow_tts.cli import flush_denormals
 from diflow_tts.codec.folder import load_codec_folder
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
 from diflow_tts.data.audio_segments import scan_audio
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=20, help="first N of each data dir")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     codec = load_codec_folder(args.codec) if args.codec else None
     analysis = replace(codec.config.analysis if codec else WorldAnalysisConfig(), **json.loads(args.analysis))
     pitch = ProsodyConfig()
