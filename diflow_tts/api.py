@@ -128,16 +128,19 @@ class DiFlowTTS:
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, device: str | None = None,
-                        compile_mode: str | None = None, encodec_dir: str | None = None) -> "DiFlowTTS":
+                        compile_mode: str | None = None, encodec_dir: str | None = None,
+                        prompt_matching: float | None = None) -> "DiFlowTTS":
         """Load a model bundle (the `model` folder a recipe exports). ``device`` None picks CUDA
-        when present, and says which."""
+        when present, and says which. ``prompt_matching`` (0 to 1; None: the measured default): how
+        far decoding moves the voice toward the reference's own frames, where the codec can
+        (`Synthesizer`)."""
         if device is None:
             device = pick_device(None)
             log.info("DiFlowTTS on %s", torch.cuda.get_device_name(0) if device == "cuda" else "the CPU")
         if not Path(model_dir).is_dir():
             raise FileNotFoundError(f"model folder {model_dir} does not exist: give the 'model' folder a "
                                     "recipe exports (exp/teacher/model)")
-        return cls(Synthesizer(model_dir, device, encodec_dir, compile_mode))
+        return cls(Synthesizer(model_dir, device, encodec_dir, compile_mode, prompt_matching))
 
     @property
     def sample_rate(self) -> int:

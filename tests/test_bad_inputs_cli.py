@@ -64,6 +64,9 @@ def _one_error(capsys, argv: list[str], *names: str) -> str:
     ("list", {"steps": "100000"}, ["steps must be 1 to 1024"]),
     ("list", {"batch_size": "0"}, ["batch size must be a whole number of at least 1"]),
     ("jsonl", {"batch_size": "0"}, ["batch size must be a whole number of at least 1"]),
+    ("text", {"prompt_matching": "1.5"}, ["prompt matching weight 1.5 is outside [0, 1]"]),
+    ("list", {"prompt_matching": "-1"}, ["prompt matching weight -1.0 is outside [0, 1]"]),
+    ("jsonl", {"prompt_matching": "nan"}, ["prompt matching weight nan is outside [0, 1]"]),
 ])
 def test_bad_synthesis_options(random_bundle, inputs, tmp_path, capsys, path, change, names):
     out = tmp_path / ("out.wav" if path == "text" else "out")

@@ -11,6 +11,7 @@ import torch
 from diflow_tts.audio import save_audio
 from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.codec.folder import WEIGHTS_FILE, load_codec_folder
+from diflow_tts.codec.prompt_matching import PromptMatch
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
@@ -135,6 +136,28 @@ def test_decoding_without_pitch_is_refused(codec_dir):
     codec = load_codec_folder(codec_dir)
     with pytest.raises(ValueError, match="pitch from the prosody stream"):
         codec.decode(torch.zeros(1, 3, 5, dtype=torch.long), torch.tensor([5]))
+
+
+def test_decoding_matched_to_a_prompt_moves_the_envelope_toward_the_prompts(codec_dir):
+    """The tokenizer hands each item's prompt codes to the codec; the decoded coded envelope moves
+    toward the prompt's, by the weight asked, and weight 0 decodes the tokens as they are."""
+    tokenizer = FactorizedTokenizer(load_codec_folder(codec_dir))
+    target, prompt = tokenizer.encode_batch([gliding_vowel(120, 130, 0.6), gliding_vowel(230, 210, 0.6)])
+    config = tokenizer.codec.config.analysis
+    plain = tokenizer.decode(target)
+    assert torch.equal(tokenizer.decode_batch([target], [prompt], 0.0)[0], plain)
+
+    def envelope_gap(wav: torch.Tensor) -> float:
+        """Mean distance of the output's coded envelope from the prompt's (middle frames)."""
+        got = analyse(wav.double().numpy(), config).envelope[5:-5].mean(0)
+        return float(np.abs(got - tokenizer.codec.dequantize(prompt.acoustic)[0][5:-5].mean(0)).mean())
+
+    matched = [tokenizer.decode_batch([target], [prompt], weight)[0] for weight in (0.5, 1.0)]
+    assert envelope_gap(plain) > envelope_gap(matched[0]) > envelope_gap(matched[1])
+    with pytest.raises(ValueError, match="2 prompts to match for 1 utterances"):
+        tokenizer.codec.decode(target.acoustic[None], torch.tensor([target.num_frames]),
+                               dequantize_pitch(target.prosody[:1], tokenizer.prosody_config),
+                               PromptMatch([prompt.acoustic, prompt.acoustic], 0.5))
 
 
 def test_fitting_is_deterministic_for_a_seed():

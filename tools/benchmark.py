@@ -36,6 +36,7 @@ import torch
 from json_report import emit
 
 from diflow_tts.bundle import BundleConfig, build_network, save_bundle
+from diflow_tts.cli import flush_denormals
 from diflow_tts.codec.factory import CodecConfig
 from diflow_tts.flow.schedule import SamplerConfig
 from diflow_tts.model.config import ModelConfig
@@ -113,7 +114,7 @@ def run_once(synthesizer: Synthesizer, requests: list[SynthesisRequest], sampler
     prompts, times["encode_prompts"] = timed(lambda: synthesizer.encode_prompts(requests), device)
     planned, times["plan"] = timed(lambda: synthesizer.plan(requests, prompts), device)
     codes, times["sample"] = timed(lambda: synthesizer.sample(planned, sampler, seed), device)
-    wavs, times["decode"] = timed(lambda: synthesizer.decode(codes), device)
+    wavs, times["decode"] = timed(lambda: synthesizer.decode(codes, prompts), device)
     _, times["pipeline"] = timed(lambda: synthesizer.synthesize_batch(requests, sampler, seed), device)
     return times, sum(wav.numel() for wav in wavs) / synthesizer.sample_rate
 
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--encodec-dir", help="pretrained EnCodec weights (a model folder that needs them)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
+    flush_denormals()  # as every diflow-tts command does, so CPU timings match the CLI's
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model_dir or random_model_folder(args.size, Path(scratch) / "model")
         results = []

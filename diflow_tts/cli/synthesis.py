@@ -31,7 +31,8 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
     text = args.text or _read_text_file(args.text_file)
     from diflow_tts.api import DiFlowTTS
 
-    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir)
+    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir,
+                                     args.prompt_matching)
     voice = tts.prepare_voice(args.prompt, args.prompt_text)
     result = tts.synthesize(text, voice, sampler=args.sampler, seed=args.seed, speed=args.speed, **options)
     path = result.save(args.out, sidecar=True)
@@ -40,11 +41,14 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
-    """--speed, --batch-size and --out, for every path, before the model loads: a typo should
-    not cost a model load and a batch of synthesis before it is reported."""
+    """--speed, --batch-size, --prompt-matching and --out, for every path, before the model loads:
+    a typo should not cost a model load and a batch of synthesis before it is reported."""
     from diflow_tts.api import check_batch_size, check_output_file, check_speed
+    from diflow_tts.codec.prompt_matching import check_weight
 
     check_speed(args.speed)
+    if args.prompt_matching is not None:
+        check_weight(args.prompt_matching)
     if args.batch_size is not None:
         check_batch_size(args.batch_size)
     out = Path(args.out)
@@ -62,7 +66,8 @@ def _synthesize_jsonl(args: argparse.Namespace, options: dict) -> None:
     requests = _read_jsonl(args.jsonl)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir)
+    tts = DiFlowTTS.from_pretrained(args.model, args.device, args.compile, args.encodec_dir,
+                                     args.prompt_matching)
     voices = {}
     for request in requests:  # one voice per distinct reference, prepared once
         key = (request["prompt"], request.get("prompt_text"))
@@ -117,7 +122,8 @@ def _synthesize_list(args: argparse.Namespace, options: dict) -> None:
     from diflow_tts.synthesis.list_runner import ListOptions, synthesize_list
     from diflow_tts.synthesis.synthesizer import pick_device
 
-    synthesizer = Synthesizer(args.model, pick_device(args.device), args.encodec_dir, args.compile)
+    synthesizer = Synthesizer(args.model, pick_device(args.device), args.encodec_dir, args.compile,
+                              args.prompt_matching)
     bundle = synthesizer.bundle
     if args.sampler:
         schedule = bundle.fitted_schedule(args.sampler, options["steps"])
@@ -176,6 +182,10 @@ def register(command: Command) -> None:
                          help="reveal the most confident tokens first")
     sampler.add_argument("--sampler", help="a fitted schedule in the model folder: NAME "
                          "(samplers/NAME.json), or a family with --steps (lsd --steps 4: samplers/lsd4.json)")
+    sub.add_argument("--prompt-matching", type=float,
+                     help="0-1: how far decoding moves each frame toward the prompt's nearest frames "
+                          "(WORLD codec; default: the measured setting of codec/prompt_matching.py; 0: "
+                          "the sampled tokens as they are)")
     sub.add_argument("--speed", type=float, default=1.0)
     sub.add_argument("--seed", type=int, help="default: drawn and written to OUT.json (one text); 0 (--list, "
                      "where the batch starting at item i uses seed + i)")

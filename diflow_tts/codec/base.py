@@ -7,12 +7,17 @@ are interchangeable. Batches are padded on the right; lengths travel beside them
 Pitch: a codec may analyse F0 itself (`encode_with_pitch`), and the tokenizer then quantizes that
 track for the prosody stream instead of running its own tracker; a codec that ``uses_pitch``
 resynthesizes from the F0 it is given at decoding (the prosody stream's pitch), the others ignore it.
+
+Prompt matching: a codec that ``matches_prompts`` moves its decoded frames toward the frames of
+each item's prompt (`codec/prompt_matching.py`) when given a `PromptMatch`; the others ignore it.
 """
 
 import abc
 import math
 
 import torch
+
+from diflow_tts.codec.prompt_matching import PromptMatch
 
 
 def bitrate_kbps(num_codebooks: int, codebook_size: int, frame_rate: float) -> float:
@@ -28,6 +33,7 @@ class CodecBackend(torch.nn.Module, abc.ABC):
     num_codebooks: int
     codebook_size: int
     uses_pitch: bool = False  # decode() needs F0 per frame
+    matches_prompts: bool = False  # decode() uses a PromptMatch
     # Padded audio per encode call when tokenizing on the CPU: a network codec runs fastest on
     # short batches (more only adds padding and cache misses); a codec that spreads a batch's
     # utterances over threads (WORLD) wants enough of them to keep every core busy.
@@ -63,6 +69,8 @@ class CodecBackend(torch.nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
-               f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               f0: torch.Tensor | None = None,
+               match: PromptMatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Waveforms [B, T * hop] and sample counts [B] for codes [B, Q, T] with frame counts;
-        ``f0`` [B, T] in Hz is the pitch to resynthesize with (used where `uses_pitch`)."""
+        ``f0`` [B, T] in Hz is the pitch to resynthesize with (used where `uses_pitch`), ``match``
+        the prompts to move each item's voice toward (used where `matches_prompts`)."""

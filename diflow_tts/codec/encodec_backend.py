@@ -17,6 +17,7 @@ import torch
 from diflow_tts.checksum import file_sha256
 from diflow_tts.codec.architecture import initialize_for_training, quiet_encodec_construction
 from diflow_tts.codec.base import CodecBackend
+from diflow_tts.codec.prompt_matching import PromptMatch
 
 CHECKPOINT_NAME = "encodec_24khz-d7cc33bc.th"
 CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/encodec/v0/" + CHECKPOINT_NAME
@@ -87,7 +88,8 @@ class EncodecBackend(CodecBackend):
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
-               f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               f0: torch.Tensor | None = None,
+               match: PromptMatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         embeddings = self.model.quantizer.decode(codes.transpose(0, 1))
         wavs = self.model.decoder(embeddings).squeeze(1)
         return wavs, frame_lengths * self.hop_length

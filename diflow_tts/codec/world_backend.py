@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from diflow_tts.codec.base import CodecBackend
+from diflow_tts.codec.prompt_matching import PromptMatch, match_to_prompt
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, WorldFeatures, analyse, synthesize
 
@@ -49,6 +50,7 @@ class WorldCodec(CodecBackend):
     """Waveforms <-> [B, envelope_codebooks + 1, T] codes; decoding needs F0 per frame."""
 
     uses_pitch = True
+    matches_prompts = True  # in the coded envelope's domain
     cpu_batch_seconds = 60.0  # a dozen utterances a call for the analysis threads (docs/RESULTS.md)
 
     def __init__(self, config: WorldCodecConfig, envelope: torch.Tensor, aperiodicity: torch.Tensor):
@@ -117,16 +119,24 @@ class WorldCodec(CodecBackend):
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
-               f0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               f0: torch.Tensor | None = None,
+               match: PromptMatch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if f0 is None:
             raise ValueError("the WORLD codec takes its pitch from the prosody stream: decode through "
                              "FactorizedTokenizer.decode_batch with the prosody codes")
-        items = [(codes[i, :, :n], f0[i, :n].double().cpu().numpy())
+        if match is not None and len(match.prompts) != len(codes):
+            raise ValueError(f"{len(match.prompts)} prompts to match for {len(codes)} utterances")
+        prompts = match.prompts if match is not None else [None] * len(codes)
+        items = [(codes[i, :, :n], f0[i, :n].double().cpu().numpy(), prompts[i])
                  for i, n in enumerate(frame_lengths.tolist())]
 
-        def vocode(item: tuple[torch.Tensor, np.ndarray]) -> np.ndarray:
-            envelope, aperiodic = self.dequantize(item[0])
-            return synthesize(item[1], envelope, aperiodic, self.config.analysis)
+        def vocode(item: tuple[torch.Tensor, np.ndarray, torch.Tensor | None]) -> np.ndarray:
+            codes, pitch, prompt = item
+            envelope, aperiodic = self.dequantize(codes)
+            if prompt is not None:
+                prompt_envelope = torch.from_numpy(self.dequantize(prompt)[0])
+                envelope = match_to_prompt(torch.from_numpy(envelope), prompt_envelope, match.weight).numpy()
+            return synthesize(pitch, envelope, aperiodic, self.config.analysis)
 
         wavs = _map(vocode, items)
         batch = torch.zeros(len(wavs), max(len(wav) for wav in wavs))

@@ -86,10 +86,11 @@ def measure_steps(
     out_dir = Path(out_dir)
     planner = reference.synthesizer
     requests = [SynthesisRequest(item.text, item.prompt, item.prompt_text) for item in items]
-    plans = []
+    plans, prompts = [], []
     for start in range(0, len(requests), batch_size):
         chunk = requests[start: start + batch_size]
-        plans.append(planner.plan(chunk, planner.encode_prompts(chunk)))
+        prompts += planner.encode_prompts(chunk)
+        plans.append(planner.plan(chunk, prompts[start:]))
     embed = LogMelFrames(planner.sample_rate)
     prosody = planner.tokenizer.prosody_config
     recorded = [load_audio(item.reference, planner.sample_rate) for item in items]
@@ -108,7 +109,7 @@ def measure_steps(
         samples[system.label] = [tokens for tokens, _ in runs]
         first = samples[system.label][0]
         start = time.perf_counter()
-        wavs = system.synthesizer.decode(first)
+        wavs = system.synthesizer.decode(first, prompts)
         decode_seconds = time.perf_counter() - start
         audio_seconds = sum(wav.numel() for wav in wavs) / planner.sample_rate
         wav_dirs[system.label] = out_dir / "wavs" / system.label.replace(" ", "_")

@@ -3,8 +3,9 @@
 The one path from a model folder to audio, used by the CLI, the Python API and the demo:
 phonemize the text, encode the prompt into tokens, predict durations at the prompt's speaking
 rate (measured from the prompt text when given, the corpus's rate otherwise), sample the target
-tokens with the flow sampler, decode the acoustic codes with the codec. Requests of different
-lengths are batched with padding.
+tokens with the flow sampler, decode the acoustic codes with the codec (a codec that matches
+prompts moves the voice toward the prompt's frames, `codec/prompt_matching.py`). Requests of
+different lengths are batched with padding.
 """
 
 import math
@@ -16,6 +17,7 @@ import torch
 
 from diflow_tts.audio import load_prompt
 from diflow_tts.bundle import load_bundle
+from diflow_tts.codec.prompt_matching import DEFAULT_WEIGHT, check_weight
 from diflow_tts.flow.sampler import sample
 from diflow_tts.flow.schedule import SamplerConfig, SamplingSchedule
 from diflow_tts.flow.step_logits import LogitsFactory
@@ -71,10 +73,15 @@ class Synthesizer:
     ``compile_mode`` (a `torch.compile` mode: "default", "reduce-overhead" for CUDA graphs,
     "max-autotune") compiles the network step the sampler calls at every step, through the
     bundle's logits adapter.
+
+    ``prompt_matching`` (0 to 1) is how far decoding moves each output's frames toward its
+    prompt's nearest ones, where the codec can (the WORLD codec); 0 decodes the sampled tokens
+    as they are, None takes the measured default (`codec/prompt_matching.py`).
     """
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None,
-                 compile_mode: str | None = None):
+                 compile_mode: str | None = None, prompt_matching: float | None = None):
+        self.prompt_matching = DEFAULT_WEIGHT if prompt_matching is None else check_weight(prompt_matching)
         self.bundle = load_bundle(model_dir, device)
         tokenizer_config = self.bundle.tokenizer
         if encodec_dir:
@@ -158,15 +165,17 @@ class Synthesizer:
                               generator)
 
     @torch.no_grad()
-    def decode(self, tokens: list[FactorizedTokens]) -> list[torch.Tensor]:
-        """Waveforms of generated tokens (a WORLD codec takes its pitch from their prosody)."""
-        return self.tokenizer.decode_batch(tokens)
+    def decode(self, tokens: list[FactorizedTokens],
+               prompts: list[FactorizedTokens] | None = None) -> list[torch.Tensor]:
+        """Waveforms of generated tokens (a WORLD codec takes its pitch from their prosody), each
+        matched to its prompt's tokens in ``prompts`` by `prompt_matching` when given."""
+        return self.tokenizer.decode_batch(tokens, prompts, self.prompt_matching)
 
     def synthesize_batch(
         self, requests: list[SynthesisRequest], sampler: Sampler = None, seed: int | Sequence[int] = 0,
     ) -> list[torch.Tensor]:
-        planned = self.plan(requests, self.encode_prompts(requests))
-        return self.decode(self.sample(planned, sampler, seed))
+        prompts = self.encode_prompts(requests)
+        return self.decode(self.sample(self.plan(requests, prompts), sampler, seed), prompts)
 
     def synthesize(
         self,

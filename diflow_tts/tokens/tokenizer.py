@@ -10,6 +10,7 @@ import torch
 
 from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.factory import CodecConfig, build_codec
+from diflow_tts.codec.prompt_matching import PromptMatch
 from diflow_tts.tokens.layout import PROSODY_STREAMS
 from diflow_tts.tokens.prosody import ProsodyConfig, ProsodyExtractor, dequantize_pitch
 
@@ -78,9 +79,12 @@ class FactorizedTokenizer:
     def encode(self, wav: torch.Tensor) -> FactorizedTokens:
         return self.encode_batch([wav])[0]
 
-    def decode_batch(self, tokens: list[FactorizedTokens]) -> list[torch.Tensor]:
+    def decode_batch(self, tokens: list[FactorizedTokens], prompts: list[FactorizedTokens] | None = None,
+                     prompt_weight: float = 0.0) -> list[torch.Tensor]:
         """Waveforms for each utterance's tokens, in one padded codec call; a codec that
-        `uses_pitch` resynthesizes with the prosody stream's pitch (bin centres)."""
+        `uses_pitch` resynthesizes with the prosody stream's pitch (bin centres), and one that
+        `matches_prompts` moves each utterance's voice by ``prompt_weight`` toward its prompt's
+        (each item's prompt tokens in ``prompts``; `codec/prompt_matching.py`)."""
         frame_lengths = torch.tensor([item.num_frames for item in tokens])
         frames = int(frame_lengths.max())
         codes = torch.zeros(len(tokens), tokens[0].acoustic.shape[0], frames, dtype=torch.long)
@@ -89,9 +93,12 @@ class FactorizedTokenizer:
             codes[i, :, : item.num_frames] = item.acoustic
             pitch_ids[i, : item.num_frames] = item.prosody[0]
         f0 = dequantize_pitch(pitch_ids, self.prosody_config) if self.codec.uses_pitch else None
+        match = None
+        if prompts is not None and prompt_weight > 0 and self.codec.matches_prompts:
+            match = PromptMatch([prompt.acoustic for prompt in prompts], prompt_weight)
         device = self.codec.device
         wavs, lengths = self.codec.decode(codes.to(device), frame_lengths.to(device),
-                                          None if f0 is None else f0.to(device))
+                                          None if f0 is None else f0.to(device), match)
         return [wavs[i, :n].float().cpu() for i, n in enumerate(lengths.tolist())]
 
     def decode(self, tokens: FactorizedTokens) -> torch.Tensor:
