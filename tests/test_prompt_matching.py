@@ -37,6 +37,16 @@ def test_matching_compares_windows_of_frames_not_single_frames():
     assert among_zeros < 5 < among_nines
 
 
+def test_columns_past_the_keys_move_with_the_neighbours_the_keys_chose():
+    """The WORLD codec finds neighbours by the envelope and moves the aperiodicity with them: a
+    column left out of the comparison follows the key columns' nearest prompt frames."""
+    prompt = torch.tensor([[0.0, 100.0]] * 4 + [[10.0, 0.0]] * 4)
+    output = torch.tensor([[1.0, 0.0]] * 3)  # by both columns nearest [10, 0]; by the first, [0, 100]
+    assert match_to_prompt(output, prompt, 1.0)[:, 1].eq(0.0).all()
+    by_first_column = match_to_prompt(output, prompt, 0.5, key_dims=1)
+    assert by_first_column.allclose(torch.tensor([[0.5, 50.0]] * 3))
+
+
 def test_a_prompt_shorter_than_the_neighbour_count_and_empty_inputs_work():
     output, prompt = torch.ones(5, 2), torch.zeros(2, 2)
     assert match_to_prompt(output, prompt, 0.5).allclose(torch.full((5, 2), 0.5))

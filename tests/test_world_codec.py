@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from diflow_tts.audio import save_audio
+from diflow_tts.codec import world_backend
 from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.codec.folder import WEIGHTS_FILE, load_codec_folder
 from diflow_tts.codec.prompt_matching import PromptMatch
@@ -158,6 +159,24 @@ def test_decoding_matched_to_a_prompt_moves_the_envelope_toward_the_prompts(code
         tokenizer.codec.decode(target.acoustic[None], torch.tensor([target.num_frames]),
                                dequantize_pitch(target.prosody[:1], tokenizer.prosody_config),
                                PromptMatch([prompt.acoustic, prompt.acoustic], 0.5))
+
+
+def test_matching_moves_the_aperiodicity_with_the_envelope(codec_dir, monkeypatch):
+    """Weight 1 replaces both the coded envelope and the coded aperiodicity by the prompt's: a
+    prompt of one repeated code has one frame to offer, so the vocoder gets exactly that frame."""
+    codec = load_codec_folder(codec_dir)
+    handed = {}
+
+    def capture(f0, envelope, aperiodicity, config):
+        handed.update(envelope=envelope, aperiodicity=aperiodicity)
+        return np.zeros(len(f0) * config.hop_length)
+
+    monkeypatch.setattr(world_backend, "synthesize", capture)
+    codes, prompt = torch.full((1, 3, 10), 5), torch.full((3, 6), 3)
+    codec.decode(codes, torch.tensor([10]), torch.full((1, 10), 120.0), PromptMatch([prompt], 1.0))
+    envelope, aperiodicity = codec.dequantize(prompt[:, :1])
+    assert np.allclose(handed["envelope"], envelope) and np.allclose(handed["aperiodicity"], aperiodicity)
+    assert not np.allclose(codec.dequantize(codes[0])[1][:1], aperiodicity)  # it did move
 
 
 def test_fitting_is_deterministic_for_a_seed():

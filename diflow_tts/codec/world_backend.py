@@ -50,7 +50,7 @@ class WorldCodec(CodecBackend):
     """Waveforms <-> [B, envelope_codebooks + 1, T] codes; decoding needs F0 per frame."""
 
     uses_pitch = True
-    matches_prompts = True  # in the coded envelope's domain
+    matches_prompts = True  # in the coded envelope's and aperiodicity's domain
     cpu_batch_seconds = 60.0  # a dozen utterances a call for the analysis threads (docs/RESULTS.md)
 
     def __init__(self, config: WorldCodecConfig, envelope: torch.Tensor, aperiodicity: torch.Tensor):
@@ -133,9 +133,12 @@ class WorldCodec(CodecBackend):
         def vocode(item: tuple[torch.Tensor, np.ndarray, torch.Tensor | None]) -> np.ndarray:
             codes, pitch, prompt = item
             envelope, aperiodic = self.dequantize(codes)
-            if prompt is not None:
-                prompt_envelope = torch.from_numpy(self.dequantize(prompt)[0])
-                envelope = match_to_prompt(torch.from_numpy(envelope), prompt_envelope, match.weight).numpy()
+            if prompt is not None:  # neighbours by the envelope; the aperiodicity moves with it
+                dims = envelope.shape[1]
+                matched = match_to_prompt(torch.from_numpy(np.concatenate([envelope, aperiodic], 1)),
+                                          torch.from_numpy(np.concatenate(self.dequantize(prompt), 1)),
+                                          match.weight, key_dims=dims).numpy()
+                envelope, aperiodic = matched[:, :dims], matched[:, dims:]
             return synthesize(pitch, envelope, aperiodic, self.config.analysis)
 
         wavs = _map(vocode, items)
