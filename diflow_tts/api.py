@@ -79,6 +79,7 @@ class Result:
     chunks: list[ChunkInfo]
     rtf: float  # synthesis seconds per second of audio
     steps: int
+    prompt_matching: float | None  # how far decoding moved the voice toward the prompt (None: it cannot)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -86,7 +87,8 @@ class Result:
         return self.audio.size / self.sample_rate
 
     def metadata(self) -> dict:
-        return {"seed": self.seed, "steps": self.steps, "seconds": self.seconds, "rtf": self.rtf,
+        return {"seed": self.seed, "steps": self.steps, "prompt_matching": self.prompt_matching,
+                "seconds": self.seconds, "rtf": self.rtf,
                 "sample_rate": self.sample_rate, "chunks": [asdict(chunk) for chunk in self.chunks],
                 "warnings": self.warnings}
 
@@ -145,6 +147,11 @@ class DiFlowTTS:
     @property
     def sample_rate(self) -> int:
         return self.synthesizer.sample_rate
+
+    @property
+    def matches_prompts(self) -> bool:
+        """Whether ``prompt_matching`` does anything with this model's codec (the WORLD codec)."""
+        return self.synthesizer.tokenizer.codec.matches_prompts
 
     def prepare_voice(self, audio: str | Path | np.ndarray | torch.Tensor, text: str | None = None,
                       sample_rate: int | None = None) -> Voice:
@@ -229,13 +236,18 @@ class DiFlowTTS:
 
     def synthesize_batch(self, items: Sequence[BatchItem], *, steps: int | None = None,
                          sampler: str | SamplingSchedule | None = None, batch_size: int | None = None,
+                         prompt_matching: float | None = None,
                          **options: float | int | None) -> list[Result]:
         """Several texts (each with its voice, seed and speed) in padded batches of chunks; each
         chunk draws from its own seeded generator, so an item's audio does not depend on what it
-        is batched with. ``batch_size`` defaults to the device's (`Synthesizer.default_batch_size`)."""
+        is batched with. ``batch_size`` defaults to the device's (`Synthesizer.default_batch_size`);
+        ``prompt_matching`` (0 to 1) to the model's (`from_pretrained`)."""
         if batch_size is None:
             batch_size = self.synthesizer.default_batch_size
         check_batch_size(batch_size)
+        if prompt_matching is None:
+            prompt_matching = self.synthesizer.prompt_matching
+        check_prompt_matching(prompt_matching)
         schedule = self.schedule(steps, sampler, **options)
         jobs: list[_Chunk] = []
         seeds = []
@@ -252,7 +264,7 @@ class DiFlowTTS:
             if len(jobs) > batch_size:  # long text runs for minutes: say how far it is
                 log.info("synthesizing chunks %d-%d of %d", start + 1, start + len(batch), len(jobs))
             outputs = self.synthesizer.synthesize_batch([job.request for job in batch], schedule,
-                                                        [job.seed for job in batch])
+                                                        [job.seed for job in batch], prompt_matching)
             for job, wav in zip(batch, outputs, strict=True):
                 job.wav = wav
         elapsed = time.perf_counter() - began
@@ -265,17 +277,19 @@ class DiFlowTTS:
             rtf = elapsed * share / max(audio.size / self.sample_rate, 1e-9)
             info = [ChunkInfo(job.text, job.seed, job.wav.numel() / self.sample_rate) for job in mine]
             results.append(Result(audio, self.sample_rate, seeds[index], info, rtf, len(schedule),
+                                  prompt_matching if self.matches_prompts else None,
                                   list(item.voice.warnings)))
         return results
 
     def synthesize(self, text: str, voice: Voice, *, steps: int | None = None,
                    sampler: str | SamplingSchedule | None = None, seed: int | None = None,
-                   speed: float = 1.0, **options: float | int | None) -> Result:
+                   speed: float = 1.0, prompt_matching: float | None = None,
+                   **options: float | int | None) -> Result:
         """Speak ``text`` in ``voice``. Options left None (``temperature``, ``top_k``, ``top_p``,
-        ``guidance``, ``steps``) follow the model's defaults; ``seed`` None draws one, reported
-        in the result."""
+        ``guidance``, ``steps``, ``prompt_matching``) follow the model's defaults; ``seed`` None
+        draws one, reported in the result."""
         return self.synthesize_batch([BatchItem(text, voice, seed, speed)], steps=steps, sampler=sampler,
-                                     **options)[0]
+                                     prompt_matching=prompt_matching, **options)[0]
 
     def tts_to_file(self, text: str, reference: str | Path | Voice, path: str | Path,
                     reference_text: str | None = None, **options) -> Path:
@@ -312,6 +326,14 @@ def check_batch_size(batch_size: int) -> int:
     if not isinstance(batch_size, int) or batch_size < 1:
         raise TTSInputError(f"batch size must be a whole number of at least 1, got {batch_size}")
     return batch_size
+
+
+def check_prompt_matching(weight: float) -> float:
+    """``weight`` as a float, or the error naming the allowed range."""
+    if not (isinstance(weight, (int, float)) and 0.0 <= weight <= 1.0):
+        raise TTSInputError(f"prompt matching must be a number from 0 (the model's voice as sampled) "
+                            f"to 1 (the prompt's nearest frames), got {weight}")
+    return float(weight)
 
 
 def check_speed(speed: float) -> float:

@@ -89,6 +89,7 @@ def test_a_seed_reproduces_a_result_and_is_reported(tts, voice, tmp_path):
     path = first.save(tmp_path / "out.wav", sidecar=True)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["seed"] == 5 and meta["steps"] == 2 and meta["chunks"][0]["text"] == TEXT
+    assert meta["prompt_matching"] is None, "EnCodec cannot match prompts: the result does not claim it"
     assert first.rtf > 0 and first.sample_rate == tts.sample_rate
 
 
@@ -128,6 +129,8 @@ def test_a_batch_gives_each_item_its_own_seed(tts, voice):
     ({"speed": -1.0}, "speed must be"),
     ({"speed": float("nan")}, "speed must be"),
     ({"sampler": "lsd", "steps": 4}, "no fitted sampler 'lsd4'"),
+    ({"prompt_matching": 1.5}, "prompt matching must be a number from 0"),
+    ({"prompt_matching": float("nan")}, "prompt matching must be a number from 0"),
 ])
 def test_bad_options_are_one_clear_error(tts, voice, options, message):
     from diflow_tts.api import TTSInputError

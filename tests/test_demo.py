@@ -55,7 +55,7 @@ def served(tts):
 
 
 def _request(reference, text="Hello there, this is a test.", seed=7, steps=2):
-    return (gradio_client.handle_file(str(reference)), "", text, None, steps, "teacher", seed, 1.0)
+    return (gradio_client.handle_file(str(reference)), "", text, None, steps, "teacher", seed, 1.0, 0.3)
 
 
 def test_the_demo_answers_through_its_api(served, reference):
@@ -66,7 +66,7 @@ def test_the_demo_answers_through_its_api(served, reference):
     assert rate == 24_000 and frames > 0
     assert audio_info(used)[1] > 3 * 24_000  # the reference as used, about 4 s
     with pytest.raises(Exception, match="upload or record a reference"):
-        client.predict(None, "", "Hello.", None, 2, "teacher", 1, 1.0, api_name="/synthesize")
+        client.predict(None, "", "Hello.", None, 2, "teacher", 1, 1.0, 0.3, api_name="/synthesize")
     with pytest.raises(Exception, match="type a text"):
         client.predict(*_request(reference, text="   "), api_name="/synthesize")
 

@@ -317,3 +317,30 @@ def test_world_ablation_tool_reports_each_quantization_step(codec_dir, vowel_dir
     assert set(scores) == {"utterances", "voiced_share", *variants}
     assert scores["voiced_share"] > 0.5
     assert all(1.0 <= scores[name]["pesq_wb"] <= 4.7 and 0 < scores[name]["stoi"] <= 1 for name in variants)
+
+
+def test_the_api_matches_a_world_models_voice_to_the_reference_per_call(codec_dir, tmp_path):
+    """A model on WORLD-codec tokens: ``prompt_matching`` of one call moves the decoded voice,
+    None takes the weight the model was loaded with, and the result reports the weight used."""
+    from diflow_tts import DiFlowTTS
+    from diflow_tts.bundle import BundleConfig, build_network, save_bundle
+    from diflow_tts.model.config import ModelConfig
+    from diflow_tts.text.frontend import TextFrontend
+    from diflow_tts.text.phone_table import PhoneTable
+    from diflow_tts.tokens.layout import TokenLayout
+
+    text = "A short sentence for the voice."
+    table = PhoneTable.build(TextFrontend().phones([text]))
+    layout = TokenLayout(num_codebooks=3, codebook_size=16, pitch_vocab=129, energy_vocab=64,
+                         num_phones=len(table))
+    config = BundleConfig(ModelConfig(size="tiny"), layout)
+    torch.manual_seed(0)
+    tokenizer = TokenizerConfig(codec=CodecConfig(type="trained", path=str(codec_dir)))
+    bundle = save_bundle(tmp_path / "model", config, build_network(config).state_dict(), table, tokenizer)
+    tts = DiFlowTTS.from_pretrained(bundle, device="cpu", prompt_matching=0.2)
+    assert tts.matches_prompts
+    voice = tts.prepare_voice(gliding_vowel(110, 150, 4.0).numpy(), text=text, sample_rate=24_000)
+    default, fifth, none, full = (tts.synthesize(text, voice, seed=3, steps=2, prompt_matching=weight)
+                                  for weight in (None, 0.2, 0.0, 1.0))
+    assert default.prompt_matching == 0.2 and np.array_equal(default.audio, fifth.audio)
+    assert none.prompt_matching == 0.0 and not np.array_equal(none.audio, full.audio)

@@ -48,7 +48,7 @@ def _text(text: str | None, text_file: str | None, limit: int) -> str:
 
 def synthesize_request(tts: DiFlowTTS, limits: DemoLimits, reference: str | None,
                        reference_text: str | None, text: str | None, text_file: str | None, steps: float,
-                       sampler: str, seed: float, speed: float):
+                       sampler: str, seed: float, speed: float, prompt_matching: float):
     """One visitor's request, all of its state in its arguments."""
     if not reference:
         raise gr.Error("upload or record a reference: 3-10 s of the voice to clone")
@@ -60,13 +60,14 @@ def synthesize_request(tts: DiFlowTTS, limits: DemoLimits, reference: str | None
     try:
         voice = tts.prepare_voice(reference, (reference_text or "").strip() or None)
         result = tts.synthesize(text, voice, steps=steps, sampler=None if sampler == TEACHER else sampler,
-                                seed=int(seed), speed=float(speed))
+                                seed=int(seed), speed=float(speed), prompt_matching=float(prompt_matching))
     except (TTSInputError, AudioError, ValueError) as error:
         raise gr.Error(str(error)) from error
     for warning in result.warnings:
         gr.Warning(warning)
+    matching = "" if result.prompt_matching is None else f"voice matching {result.prompt_matching:.2f}, "
     info = (f"{result.seconds:.1f} s of speech in {len(result.chunks)} chunk(s), {result.steps} steps, "
-            f"real-time factor {result.rtf:.2f}")
+            f"{matching}real-time factor {result.rtf:.2f}")
     speech, used = (result.sample_rate, _pcm16(result.audio)), (voice.sample_rate, _pcm16(voice.audio))
     return speech, used, result.seed, info
 
@@ -98,6 +99,11 @@ def build_demo(tts: DiFlowTTS, limits: DemoLimits = DemoLimits()) -> gr.Blocks:
                         seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
                         randomize = gr.Button("Randomize seed", size="sm")
                     speed = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Speed")
+                    prompt_matching = gr.Slider(
+                        0.0, 1.0, value=tts.synthesizer.prompt_matching, step=0.05,
+                        visible=tts.matches_prompts,
+                        label="Voice matching (moves the output toward the reference's own sounds; "
+                              "higher values cost clarity)", elem_id="prompt-matching")
                 button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
             with gr.Column():
                 output = gr.Audio(label="Cloned speech", type="numpy", interactive=False, elem_id="output")
@@ -107,7 +113,8 @@ def build_demo(tts: DiFlowTTS, limits: DemoLimits = DemoLimits()) -> gr.Blocks:
                 info = gr.Markdown(elem_id="info")
         randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False)
         button.click(lambda *args: synthesize_request(tts, limits, *args),
-                     inputs=[reference, reference_text, text, text_file, steps, sampler, seed, speed],
+                     inputs=[reference, reference_text, text, text_file, steps, sampler, seed, speed,
+                             prompt_matching],
                      outputs=[output, used, seed_used, info], api_name="synthesize",
                      concurrency_limit=limits.concurrency)
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)

@@ -165,17 +165,20 @@ class Synthesizer:
                               generator)
 
     @torch.no_grad()
-    def decode(self, tokens: list[FactorizedTokens],
-               prompts: list[FactorizedTokens] | None = None) -> list[torch.Tensor]:
+    def decode(self, tokens: list[FactorizedTokens], prompts: list[FactorizedTokens] | None = None,
+               prompt_matching: float | None = None) -> list[torch.Tensor]:
         """Waveforms of generated tokens (a WORLD codec takes its pitch from their prosody), each
-        matched to its prompt's tokens in ``prompts`` by `prompt_matching` when given."""
-        return self.tokenizer.decode_batch(tokens, prompts, self.prompt_matching)
+        matched to its prompt's tokens in ``prompts`` when given, by ``prompt_matching`` (None:
+        this synthesizer's `prompt_matching`)."""
+        weight = self.prompt_matching if prompt_matching is None else check_weight(prompt_matching)
+        return self.tokenizer.decode_batch(tokens, prompts, weight)
 
     def synthesize_batch(
         self, requests: list[SynthesisRequest], sampler: Sampler = None, seed: int | Sequence[int] = 0,
+        prompt_matching: float | None = None,
     ) -> list[torch.Tensor]:
         prompts = self.encode_prompts(requests)
-        return self.decode(self.sample(self.plan(requests, prompts), sampler, seed), prompts)
+        return self.decode(self.sample(self.plan(requests, prompts), sampler, seed), prompts, prompt_matching)
 
     def synthesize(
         self,
