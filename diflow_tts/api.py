@@ -26,6 +26,7 @@ import torch
 from diflow_tts.align.listen import PhoneListener
 from diflow_tts.atomic import write_text_atomic
 from diflow_tts.audio import audio_info, load_audio, resample, save_audio
+from diflow_tts.codec.prompt_matching import check_weight
 from diflow_tts.flow.schedule import SamplingSchedule
 from diflow_tts.model.batch import prompt_log_rate
 from diflow_tts.synthesis.joining import crossfade_join
@@ -329,11 +330,13 @@ def check_batch_size(batch_size: int) -> int:
 
 
 def check_prompt_matching(weight: float) -> float:
-    """``weight`` as a float, or the error naming the allowed range."""
-    if not (isinstance(weight, (int, float)) and 0.0 <= weight <= 1.0):
-        raise TTSInputError(f"prompt matching must be a number from 0 (the model's voice as sampled) "
-                            f"to 1 (the prompt's nearest frames), got {weight}")
-    return float(weight)
+    """``weight`` as a float, or the error naming the allowed range (the codec layer's rule)."""
+    if not isinstance(weight, (int, float)):
+        raise TTSInputError(f"prompt matching must be a number from 0 to 1, got {weight!r}")
+    try:
+        return check_weight(float(weight))
+    except ValueError as error:
+        raise TTSInputError(str(error)) from error
 
 
 def check_speed(speed: float) -> float:

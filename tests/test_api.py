@@ -129,8 +129,9 @@ def test_a_batch_gives_each_item_its_own_seed(tts, voice):
     ({"speed": -1.0}, "speed must be"),
     ({"speed": float("nan")}, "speed must be"),
     ({"sampler": "lsd", "steps": 4}, "no fitted sampler 'lsd4'"),
-    ({"prompt_matching": 1.5}, "prompt matching must be a number from 0"),
-    ({"prompt_matching": float("nan")}, "prompt matching must be a number from 0"),
+    ({"prompt_matching": 1.5}, "prompt matching weight 1.5 is outside"),
+    ({"prompt_matching": float("nan")}, "prompt matching weight nan is outside"),
+    ({"prompt_matching": "high"}, "prompt matching must be a number from 0 to 1, got 'high'"),
 ])
 def test_bad_options_are_one_clear_error(tts, voice, options, message):
     from diflow_tts.api import TTSInputError
