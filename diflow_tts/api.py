@@ -248,7 +248,7 @@ class DiFlowTTS:
         check_batch_size(batch_size)
         if prompt_matching is None:
             prompt_matching = self.synthesizer.prompt_matching
-        check_prompt_matching(prompt_matching)
+        prompt_matching = check_prompt_matching(prompt_matching)
         schedule = self.schedule(steps, sampler, **options)
         jobs: list[_Chunk] = []
         seeds = []

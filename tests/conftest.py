@@ -93,10 +93,8 @@ def assert_same_final_weights(straight: Path, resumed: Path, step: int) -> None:
         assert all(torch.equal(first[key], second[key]) for key in first)
 
 
-@pytest.fixture(scope="session")
-def random_bundle(tmp_path_factory) -> Path:
-    """A tiny model bundle with random weights and a random-weight EnCodec: the whole inference
-    stack runs (noise comes out), in seconds; built by tools/benchmark.py's own helper."""
+def benchmark_tool():
+    """tools/benchmark.py as a module: its `random_model_folder` builds the tests' random bundles."""
     import importlib.util
     import sys
 
@@ -108,7 +106,14 @@ def random_bundle(tmp_path_factory) -> Path:
         spec.loader.exec_module(benchmark)
     finally:
         sys.path.remove(str(tools))
-    return benchmark.random_model_folder("tiny", tmp_path_factory.mktemp("bundle") / "model")
+    return benchmark
+
+
+@pytest.fixture(scope="session")
+def random_bundle(tmp_path_factory) -> Path:
+    """A tiny model bundle with random weights and a random-weight EnCodec: the whole inference
+    stack runs (noise comes out), in seconds; built by tools/benchmark.py's own helper."""
+    return benchmark_tool().random_model_folder("tiny", tmp_path_factory.mktemp("bundle") / "model")
 
 
 def speech_like(seconds: float, sample_rate: int = 24_000, pause_at: float | None = None) -> torch.Tensor:

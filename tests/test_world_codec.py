@@ -22,7 +22,7 @@ from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_
 from diflow_tts.tokens.shards import TokenShard
 from diflow_tts.tokens.tokenize_dir import tokenize_data_dir
 from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens, TokenizerConfig
-from tests.conftest import harmonic_tone
+from tests.conftest import benchmark_tool, harmonic_tone
 
 TINY = WorldFitConfig(codec=WorldCodecConfig(envelope_codebooks=2, codebook_size=16),
                       fit_seconds=100.0, kmeans_iterations=3)
@@ -323,20 +323,11 @@ def test_the_api_matches_a_world_models_voice_to_the_reference_per_call(codec_di
     """A model on WORLD-codec tokens: ``prompt_matching`` of one call moves the decoded voice,
     None takes the weight the model was loaded with, and the result reports the weight used."""
     from diflow_tts import DiFlowTTS
-    from diflow_tts.bundle import BundleConfig, build_network, save_bundle
-    from diflow_tts.model.config import ModelConfig
-    from diflow_tts.text.frontend import TextFrontend
-    from diflow_tts.text.phone_table import PhoneTable
-    from diflow_tts.tokens.layout import TokenLayout
 
-    text = "A short sentence for the voice."
-    table = PhoneTable.build(TextFrontend().phones([text]))
-    layout = TokenLayout(num_codebooks=3, codebook_size=16, pitch_vocab=129, energy_vocab=64,
-                         num_phones=len(table))
-    config = BundleConfig(ModelConfig(size="tiny"), layout)
-    torch.manual_seed(0)
-    tokenizer = TokenizerConfig(codec=CodecConfig(type="trained", path=str(codec_dir)))
-    bundle = save_bundle(tmp_path / "model", config, build_network(config).state_dict(), table, tokenizer)
+    benchmark = benchmark_tool()
+    text = benchmark.TEXT
+    bundle = benchmark.random_model_folder("tiny", tmp_path / "model",
+                                           CodecConfig(type="trained", path=str(codec_dir)))
     tts = DiFlowTTS.from_pretrained(bundle, device="cpu", prompt_matching=0.2)
     assert tts.matches_prompts
     voice = tts.prepare_voice(gliding_vowel(110, 150, 4.0).numpy(), text=text, sample_rate=24_000)

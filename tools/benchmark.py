@@ -37,7 +37,7 @@ from json_report import emit
 
 from diflow_tts.bundle import BundleConfig, build_network, save_bundle
 from diflow_tts.cli import flush_denormals
-from diflow_tts.codec.factory import CodecConfig
+from diflow_tts.codec.factory import CodecConfig, build_codec
 from diflow_tts.flow.schedule import SamplerConfig
 from diflow_tts.model.config import ModelConfig
 from diflow_tts.model.network import count_parameters
@@ -55,18 +55,22 @@ TEXT = (
 PARTS = ("encode_prompts", "plan", "sample", "decode")
 
 
-def random_model_folder(size: str, folder: Path) -> Path:
-    """A model folder of ``size`` with random weights, speaking EnCodec 6 kbps tokens."""
+RANDOM_ENCODEC = CodecConfig(weights="random")
+
+
+def random_model_folder(size: str, folder: Path, codec: CodecConfig = RANDOM_ENCODEC) -> Path:
+    """A model folder of ``size`` with random weights, speaking ``codec``'s tokens (EnCodec's
+    8 x 1024 at 6 kbps unless told: a WORLD codec folder for tests of prompt matching)."""
     table = PhoneTable.build(TextFrontend().phones([TEXT]))
-    layout = TokenLayout(num_codebooks=8, codebook_size=1024, pitch_vocab=129, energy_vocab=64,
-                         num_phones=len(table))
+    codebooks = build_codec(codec)
+    layout = TokenLayout(num_codebooks=codebooks.num_codebooks, codebook_size=codebooks.codebook_size,
+                         pitch_vocab=129, energy_vocab=64, num_phones=len(table))
     config = BundleConfig(ModelConfig(size=size), layout)
     torch.manual_seed(0)
     model = build_network(config)
     with torch.no_grad():  # about 6 frames a phone, as trained models speak, instead of about 0
         model.duration_predictor.out.bias.fill_(math.log1p(6.0))
-    tokenizer = TokenizerConfig(codec=CodecConfig(weights="random"))
-    return save_bundle(folder, config, model.state_dict(), table, tokenizer)
+    return save_bundle(folder, config, model.state_dict(), table, TokenizerConfig(codec=codec))
 
 
 def synchronize(device: torch.device) -> None:
