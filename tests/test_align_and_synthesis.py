@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from diflow_tts.align.augment import SpecAugmentConfig, spec_augment
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
 from diflow_tts.cli import main
 from diflow_tts.data.kaldi import read_table
@@ -30,6 +31,49 @@ def test_forced_alignment_follows_the_posteriors_and_needs_enough_frames():
     assert durations == [3, 4, 5] and sum(durations) == 12
     with pytest.raises(ValueError, match="too few"):
         force_align(log_probs[:3].log_softmax(-1), [3, 4, 4])
+
+
+def _hidden_runs(flags: torch.Tensor) -> list[int]:
+    """Indices of the True entries, checked to form one contiguous run (or none)."""
+    where = flags.nonzero().squeeze(1).tolist()
+    assert where == list(range(where[0], where[-1] + 1)) if where else True
+    return where
+
+
+def test_spec_augment_hides_bands_of_channels_and_frames_within_each_utterance():
+    features = torch.randn(3, 40, 24) + 5.0  # nothing is 0 before masking, padding included
+    lengths = torch.tensor([40, 25, 8])
+    config = SpecAugmentConfig(frequency_masks=1, frequency_width=6, time_masks=1, time_width=5)
+    masked_any = False
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out = spec_augment(features, lengths, config)
+        torch.manual_seed(seed)
+        assert torch.equal(out, spec_augment(features, lengths, config)), "the global generator decides"
+        for b, length in enumerate(lengths.tolist()):
+            channels = _hidden_runs((out[b] == 0).all(0))
+            frames = _hidden_runs((out[b] == 0).all(1))
+            assert len(channels) <= 6 and len(frames) <= 5
+            changed = (out[b] != features[b]).nonzero().tolist()
+            assert all(c in channels or t in frames for t, c in changed), "only the masks change"
+            assert all(t < length for t in frames), "time masks stay inside the utterance"
+            masked_any |= bool(channels or frames)
+    assert masked_any
+    assert torch.equal(spec_augment(features, lengths, SpecAugmentConfig()), features)
+    with pytest.raises(ValueError, match="augment.time_width"):
+        SpecAugmentConfig(time_width=-1)
+
+
+def test_aligner_trains_with_spec_augment_from_its_yaml(pipeline, tmp_path):
+    (tmp_path / "aligner.yaml").write_text(
+        "architecture: {channels: 16, conv_layers: 1}\nmax_frames_per_batch: 3000\n"
+        "augment: {frequency_masks: 2, frequency_width: 8, time_masks: 2, time_width: 5}\n"
+        "loop: {max_steps: 2, checkpoint_every: 2, validate_every: 2, log_every: 1, num_workers: 0}\n")
+    data = pipeline / "data"
+    assert main(["train-aligner", "--data", str(data / "train"), "--config", str(tmp_path / "aligner.yaml"),
+                 "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    assert "time_width: 5" in (tmp_path / "out" / "config.yaml").read_text()
+    assert (tmp_path / "out" / "aligner" / "model.safetensors").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch.utils.data import Dataset
 
+from diflow_tts.align.augment import SpecAugmentConfig, spec_augment
 from diflow_tts.align.features import FeatureConfig, LogMelFrames
 from diflow_tts.align.recognizer import (
     PhoneRecognizer,
@@ -50,6 +51,7 @@ class AlignerOptimizerConfig(OptimizerConfig):
 class AlignerTrainConfig:
     architecture: RecognizerArchitecture = field(default_factory=RecognizerArchitecture)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     optimizer: AlignerOptimizerConfig = field(default_factory=AlignerOptimizerConfig)
     max_frames_per_batch: int = 6_000
     validation_utterances: int = 32
@@ -146,6 +148,7 @@ class AlignerTrainingTask:
 
     def train_step(self, batch: tuple[torch.Tensor, ...], step: int) -> tuple[dict[str, float], float]:
         features, lengths, phones, phone_counts = (x.to(self.context.device) for x in batch)
+        features = spec_augment(features, lengths, self.config.augment)
         with autocast(self.context.device, self.dtype):
             log_probs = self.step_model(features, lengths)
         loss = F.ctc_loss(log_probs.transpose(0, 1), phones, lengths, phone_counts, blank=0,
