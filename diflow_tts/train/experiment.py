@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from diflow_tts.config import ConfigError, save_config, to_dict
-from diflow_tts.train.distributed import DistributedContext, init_distributed, shutdown_distributed
+from diflow_tts.train.distributed import DistributedContext, barrier, init_distributed, shutdown_distributed
 from diflow_tts.train.loop import LoopConfig, TrainTask, run_training
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ def run_experiment(out_dir: str | Path, config: Any, loop: LoopConfig, device: s
         run_training(task, loop, context, out_dir)
         if context.is_main:
             log.info("%s exported to %s", export_name, task.export(out_dir / export_name))
+        # the other ranks wait for the export: a rank tearing its process group down while rank 0
+        # still works has aborted in gloo's shutdown ("terminate called without an active exception")
+        barrier(context)
     finally:
         shutdown_distributed()
     return out_dir / export_name
