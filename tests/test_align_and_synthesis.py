@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ import torch
 
 from diflow_tts.align.augment import SpecAugmentConfig, spec_augment
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
+from diflow_tts.align.training import AlignerTrainConfig
 from diflow_tts.cli import main
+from diflow_tts.config import ConfigError, load_config
 from diflow_tts.data.kaldi import read_table
 from diflow_tts.data.test_list import TIMING_FILE
 from diflow_tts.tokens.durations import DURATIONS_FILE
@@ -36,7 +39,8 @@ def test_forced_alignment_follows_the_posteriors_and_needs_enough_frames():
 def _hidden_runs(flags: torch.Tensor) -> list[int]:
     """Indices of the True entries, checked to form one contiguous run (or none)."""
     where = flags.nonzero().squeeze(1).tolist()
-    assert where == list(range(where[0], where[-1] + 1)) if where else True
+    if where:
+        assert where == list(range(where[0], where[-1] + 1))
     return where
 
 
@@ -60,8 +64,15 @@ def test_spec_augment_hides_bands_of_channels_and_frames_within_each_utterance()
             masked_any |= bool(channels or frames)
     assert masked_any
     assert torch.equal(spec_augment(features, lengths, SpecAugmentConfig()), features)
-    with pytest.raises(ValueError, match="augment.time_width"):
+    with pytest.raises(ConfigError, match=r"augment settings out of range \(time_width -1\)"):
         SpecAugmentConfig(time_width=-1)
+
+
+def test_a_negative_mask_width_in_an_aligner_yaml_is_named(tmp_path):
+    (tmp_path / "aligner.yaml").write_text("augment: {frequency_masks: 2, frequency_width: -3}\n")
+    with pytest.raises(ConfigError, match=re.escape(
+            "aligner.yaml.augment: augment settings out of range (frequency_width -3)")):
+        load_config(tmp_path / "aligner.yaml", AlignerTrainConfig)
 
 
 def test_aligner_trains_with_spec_augment_from_its_yaml(pipeline, tmp_path):

@@ -15,12 +15,13 @@ def test_recipe_configs_load():
 
 
 def test_every_recipe_config_of_the_training_stages_loads():
+    from diflow_tts.align.training import AlignerTrainConfig
     from diflow_tts.distill.fit_sampler import LSDRunConfig
     from diflow_tts.distill.student import StudentTrainConfig
     from diflow_tts.teacher.training import TeacherTrainConfig
 
     schemas = {"teacher*.yaml": TeacherTrainConfig, "lsd.yaml": LSDRunConfig,
-               "student.yaml": StudentTrainConfig}
+               "student.yaml": StudentTrainConfig, "aligner.yaml": AlignerTrainConfig}
     for pattern, schema in schemas.items():
         paths = sorted(ROOT.glob(f"egs/*/conf/{pattern}"))
         assert len(paths) >= 2, pattern

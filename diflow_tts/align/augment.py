@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from diflow_tts.config import ConfigError
+
 
 @dataclass(frozen=True)
 class SpecAugmentConfig:
@@ -24,9 +26,14 @@ class SpecAugmentConfig:
     time_width: int = 0  # frames
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"augment.{name} must be a whole number >= 0, got {value!r}")
+        wrong = [f"{name} {value}" for name, value in vars(self).items() if value < 0]
+        if wrong:
+            raise ConfigError(f"augment settings out of range ({', '.join(wrong)}): mask counts and "
+                              "widths must be at least 0")
+
+    @property
+    def hides_anything(self) -> bool:
+        return bool(self.frequency_masks and self.frequency_width or self.time_masks and self.time_width)
 
 
 def _band_masks(count: int, width: int, sizes: torch.Tensor, axis_size: int) -> torch.Tensor:
@@ -43,7 +50,9 @@ def _band_masks(count: int, width: int, sizes: torch.Tensor, axis_size: int) -> 
 
 def spec_augment(features: torch.Tensor, lengths: torch.Tensor, config: SpecAugmentConfig) -> torch.Tensor:
     """Padded features [B, T, F] with random channel bands and frame stretches set to 0; time
-    masks stay within each utterance's ``lengths`` frames."""
+    masks stay within each utterance's ``lengths`` frames. Without masks, ``features`` itself."""
+    if not config.hides_anything:
+        return features
     batch, frames, channels = features.shape
     channel_counts = torch.full((batch,), channels, device=features.device)
     hidden_channels = _band_masks(config.frequency_masks, config.frequency_width, channel_counts, channels)
