@@ -135,8 +135,8 @@ class DiFlowTTS:
                         prompt_matching: float | None = None) -> "DiFlowTTS":
         """Load a model bundle (the `model` folder a recipe exports). ``device`` None picks CUDA
         when present, and says which. ``prompt_matching`` (0 to 1; None: the measured default): how
-        far decoding moves the voice toward the reference's own frames, where the codec can
-        (`Synthesizer`)."""
+        far decoding moves the voice toward the reference's own frames, where the codec can; any
+        weight above 0 also warps the output's formants to the reference's (`Synthesizer`)."""
         if device is None:
             device = pick_device(None)
             log.info("DiFlowTTS on %s", torch.cuda.get_device_name(0) if device == "cuda" else "the CPU")

@@ -17,6 +17,7 @@ from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_cod
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
+from diflow_tts.codec.world_warp import warp_envelope
 from diflow_tts.data.kaldi import write_table
 from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
 from diflow_tts.tokens.shards import TokenShard
@@ -177,6 +178,31 @@ def test_matching_moves_the_aperiodicity_with_the_envelope(codec_dir, monkeypatc
     envelope, aperiodicity = codec.dequantize(prompt[:, :1])
     assert np.allclose(handed["envelope"], envelope) and np.allclose(handed["aperiodicity"], aperiodicity)
     assert not np.allclose(codec.dequantize(codes[0])[1][:1], aperiodicity)  # it did move
+
+
+def test_matching_first_warps_the_envelope_by_the_factor_fitted_to_the_prompt(codec_dir, monkeypatch):
+    """Decoding with a prompt fits one frequency warp between the decoded envelope and the
+    prompt's and applies it before the frame-by-frame matching (here all but off)."""
+    codec = load_codec_folder(codec_dir)
+    handed, asked = {}, []
+
+    def capture(f0, envelope, aperiodicity, config):
+        handed.update(envelope=envelope)
+        return np.zeros(len(f0) * config.hop_length)
+
+    def fitted(envelope, prompt_envelope, rate, fft_size):
+        asked.append((envelope, prompt_envelope))
+        return 1.08
+
+    monkeypatch.setattr(world_backend, "synthesize", capture)
+    monkeypatch.setattr(world_backend, "fit_warp", fitted)
+    codes, prompt = torch.randint(0, 16, (1, 3, 10)), torch.randint(0, 16, (3, 6))
+    codec.decode(codes, torch.tensor([10]), torch.full((1, 10), 120.0), PromptMatch([prompt], 1e-9))
+    envelope = codec.dequantize(codes[0])[0]
+    assert np.allclose(asked[0][0], envelope) and np.allclose(asked[0][1], codec.dequantize(prompt)[0])
+    rate, fft = codec.sample_rate, codec.config.analysis.synthesis_fft_size
+    warped = warp_envelope(torch.from_numpy(envelope), 1.08, rate, fft).numpy()
+    assert np.allclose(handed["envelope"], warped, atol=1e-6) and not np.allclose(warped, envelope)
 
 
 def test_fitting_is_deterministic_for_a_seed():

@@ -183,7 +183,8 @@ def register(command: Command) -> None:
     sampler.add_argument("--sampler", help="a fitted schedule in the model folder: NAME "
                          "(samplers/NAME.json), or a family with --steps (lsd --steps 4: samplers/lsd4.json)")
     sub.add_argument("--prompt-matching", type=float,
-                     help="0-1: how far decoding moves each frame toward the prompt's nearest frames "
+                     help="0-1: how far decoding moves each frame toward the prompt's nearest frames, "
+                          "after one frequency warp to the prompt's vocal tract length "
                           "(WORLD codec; default: the measured setting of codec/prompt_matching.py; 0: "
                           "the sampled tokens as they are)")
     sub.add_argument("--speed", type=float, default=1.0)

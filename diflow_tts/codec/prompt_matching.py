@@ -39,18 +39,23 @@ def _windows(frames: torch.Tensor) -> torch.Tensor:
     return frames[index.clamp(0, len(frames) - 1)].flatten(1)
 
 
+def nearest_prompt_frames(frames: torch.Tensor, prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances [T, k] and indices [T, k] of the ``NEIGHBOURS`` prompt frames [P, D] (fewer when
+    the prompt is shorter) whose windows lie nearest each frame's window [T, D] (Euclidean)."""
+    distances = torch.cdist(_windows(frames.double()), _windows(prompt.double()))
+    return distances.topk(min(NEIGHBOURS, len(prompt)), dim=1, largest=False)
+
+
 def match_to_prompt(frames: torch.Tensor, prompt: torch.Tensor, weight: float,
                     key_dims: int | None = None) -> torch.Tensor:
     """``frames`` [T, D] moved by ``weight`` toward the mean of the ``NEIGHBOURS`` prompt frames
-    [P, D] whose windows lie nearest theirs (Euclidean distance over the first ``key_dims``
-    columns, all by default). Columns past ``key_dims`` are not compared but move with the same
-    neighbours: the WORLD codec finds neighbours by the envelope and moves the aperiodicity too."""
+    [P, D] whose windows lie nearest theirs (over the first ``key_dims`` columns, all by
+    default). Columns past ``key_dims`` are not compared but move with the same neighbours: the
+    WORLD codec finds neighbours by the envelope and moves the aperiodicity too."""
     check_weight(weight)
     if weight == 0.0 or len(prompt) == 0 or len(frames) == 0:
         return frames
-    keys = slice(None, key_dims)
-    distances = torch.cdist(_windows(frames[:, keys].double()), _windows(prompt[:, keys].double()))
-    nearest = distances.topk(min(NEIGHBOURS, len(prompt)), dim=1, largest=False).indices
+    _, nearest = nearest_prompt_frames(frames[:, :key_dims], prompt[:, :key_dims])
     target = prompt.to(frames.dtype)[nearest].mean(1)
     return torch.lerp(frames, target, weight)
 

@@ -22,6 +22,7 @@ from diflow_tts.codec.base import CodecBackend
 from diflow_tts.codec.prompt_matching import PromptMatch, match_to_prompt
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer
 from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, WorldFeatures, analyse, synthesize
+from diflow_tts.codec.world_warp import fit_warp, warp_envelope
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -117,6 +118,22 @@ class WorldCodec(CodecBackend):
         codes, frames, _ = self.encode_with_pitch(wavs, lengths)
         return codes, frames
 
+    def _match(self, envelope: np.ndarray, aperiodic: np.ndarray, prompt: torch.Tensor,
+               weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """One utterance's coded envelope and aperiodicity matched to its prompt's codes [Q, P]:
+        the envelope warped along frequency to the prompt's vocal tract length
+        (`codec/world_warp.py`), then every frame moved toward its nearest prompt frames, found
+        by the envelope, the aperiodicity moving with it (`codec/prompt_matching.py`)."""
+        prompt_envelope, prompt_aperiodic = (torch.from_numpy(part) for part in self.dequantize(prompt))
+        rate, fft = self.sample_rate, self.config.analysis.synthesis_fft_size
+        envelope = torch.from_numpy(envelope)
+        envelope = warp_envelope(envelope, fit_warp(envelope, prompt_envelope, rate, fft), rate, fft)
+        dims = envelope.shape[1]
+        matched = match_to_prompt(torch.cat([envelope, torch.from_numpy(aperiodic)], 1),
+                                  torch.cat([prompt_envelope, prompt_aperiodic], 1),
+                                  weight, key_dims=dims).numpy()
+        return matched[:, :dims], matched[:, dims:]
+
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor,
                f0: torch.Tensor | None = None,
@@ -133,12 +150,8 @@ class WorldCodec(CodecBackend):
         def vocode(item: tuple[torch.Tensor, np.ndarray, torch.Tensor | None]) -> np.ndarray:
             codes, pitch, prompt = item
             envelope, aperiodic = self.dequantize(codes)
-            if prompt is not None:  # neighbours by the envelope; the aperiodicity moves with it
-                dims = envelope.shape[1]
-                matched = match_to_prompt(torch.from_numpy(np.concatenate([envelope, aperiodic], 1)),
-                                          torch.from_numpy(np.concatenate(self.dequantize(prompt), 1)),
-                                          match.weight, key_dims=dims).numpy()
-                envelope, aperiodic = matched[:, :dims], matched[:, dims:]
+            if prompt is not None:
+                envelope, aperiodic = self._match(envelope, aperiodic, prompt, match.weight)
             return synthesize(pitch, envelope, aperiodic, self.config.analysis)
 
         wavs = _map(vocode, items)

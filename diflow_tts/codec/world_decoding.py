@@ -21,7 +21,8 @@ _APERIODIC_FRAME_DB = -0.5
 
 
 @functools.cache
-def _envelope_table(dims: int, sample_rate: int, fft_size: int) -> torch.Tensor:
+def envelope_table(dims: int, sample_rate: int, fft_size: int) -> torch.Tensor:
+    """[dims, fft_size // 2 + 1]: the log power envelope of each unit coded envelope."""
     import pyworld
 
     table = pyworld.decode_spectral_envelope(np.eye(dims), sample_rate, fft_size)
@@ -30,7 +31,7 @@ def _envelope_table(dims: int, sample_rate: int, fft_size: int) -> torch.Tensor:
 
 def decode_log_envelope(coded: torch.Tensor, sample_rate: int, fft_size: int) -> torch.Tensor:
     """Log power envelope [T, fft_size // 2 + 1] of a coded envelope [T, D]."""
-    return coded.float() @ _envelope_table(coded.shape[-1], sample_rate, fft_size)
+    return coded.float() @ envelope_table(coded.shape[-1], sample_rate, fft_size)
 
 
 @functools.cache

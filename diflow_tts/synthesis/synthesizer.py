@@ -75,8 +75,10 @@ class Synthesizer:
     bundle's logits adapter.
 
     ``prompt_matching`` (0 to 1) is how far decoding moves each output's frames toward its
-    prompt's nearest ones, where the codec can (the WORLD codec); 0 decodes the sampled tokens
-    as they are, None takes the measured default (`codec/prompt_matching.py`).
+    prompt's nearest ones, where the codec can (the WORLD codec, which first warps the output's
+    envelope along frequency to the prompt's vocal tract length, `codec/world_warp.py`); 0
+    decodes the sampled tokens as they are, None takes the measured default
+    (`codec/prompt_matching.py`).
     """
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", encodec_dir: str | None = None,
