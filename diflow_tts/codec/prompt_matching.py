@@ -13,7 +13,8 @@ side (a 3-frame window), so a match follows the trajectory, not one spectrum: wi
 frames the blend cost naturalness (DistillMOS -0.07), with windows it costs none. Measured on
 the mini recipe (docs/RESULTS.md, "Prompt matching"): weight 0.3 was chosen on training voices
 and lifts unseen voices' SIM-O by 0.02 (two quick-start teachers: 0.845 -> 0.865, 0.839 -> 0.860)
-at no cost in phone error rate or DistillMOS.
+at no cost in phone error rate or DistillMOS. The WORLD codec first warps the output's envelope
+to the prompt's vocal tract length, chosen by the same window distance (`codec/world_warp.py`).
 """
 
 from dataclasses import dataclass
