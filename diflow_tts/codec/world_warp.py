@@ -25,7 +25,7 @@ import torch
 from diflow_tts.codec.prompt_matching import nearest_prompt_frames
 from diflow_tts.codec.world_decoding import envelope_table
 
-MAX_WARP = 0.12      # factors 0.88-1.12: espeak-ng's voices and real adults lie well inside
+MAX_WARP = 0.12      # factors 0.88-1.12, VTLN's usual range for adults (the mini voices ask 0.92-1.04)
 COARSE_STEP = 0.04   # the grid searched first ...
 FINE_STEP = 0.01     # ... then refined around its best point (a finer grid gained nothing)
 
