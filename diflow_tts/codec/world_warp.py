@@ -5,10 +5,10 @@ Voices differ most in where their formants lie, and formant frequencies scale wi
 the vocal tract; recognizers normalize that away with one warp factor per speaker (VTLN, vocal
 tract length normalization). Zero-shot synthesis wants the opposite, and the same one number
 serves: the quick start's teacher renders an unseen voice with its formants 1-3 % off the
-prompt's, the same way in every utterance of that voice (the four test utterances of one voice
+prompt's, the same way in every utterance of that voice (the six test utterances of one voice
 asked for factors 0.97-0.98 where recordings of the voice ask for 1.00-1.01), and a factor
 moves every formant together without touching what is said. Measured on the mini recipe
-(docs/RESULTS.md, "Vocal tract length matching"): SIM-O +0.004 to +0.006 on unseen voices,
+(docs/RESULTS.md, "Vocal tract length matching"): SIM-O +0.004 to +0.007 on unseen voices (two teachers),
 nothing on voices the teacher has heard (it renders those at factor 1).
 
 The factor is chosen from a grid by the prompt matching's own comparison: the warp whose output
