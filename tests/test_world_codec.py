@@ -16,7 +16,7 @@ from diflow_tts.codec.prompt_matching import PromptMatch
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
-from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
+from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, continuous_f0, synthesize
 from diflow_tts.codec.world_warp import warp_envelope
 from diflow_tts.data.kaldi import write_table
 from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch
@@ -95,6 +95,30 @@ def test_analysis_lies_on_the_codec_frame_grid(aperiodicity):
     # Frame i is centred on sample 320 i + 160: the tone starts at 12000, the centre of frame 37.
     assert (features.f0[:36] == 0).all() and (features.f0[39:-2] > 0).all()
     assert np.median(features.f0[39:-2]) == pytest.approx(150.0, rel=0.02)
+
+
+def test_continuous_f0_fills_unvoiced_frames_between_and_beyond_voiced_ones():
+    filled = continuous_f0(np.array([0.0, 100.0, 0.0, 0.0, 130.0, 0.0]))
+    assert filled.tolist() == [100, 100, 110, 120, 130, 130]
+    assert continuous_f0(np.zeros(4)).tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("aperiodicity", ["d4c", "periodicity"])
+def test_continuous_voicing_leaves_noise_to_the_aperiodicity(aperiodicity):
+    """With ``voicing: aperiodicity`` every frame is voiced, the noise stretch taking the tone's
+    F0, and the band aperiodicity alone tells the noise (near 0 dB) from the tone."""
+    noise = 0.05 * torch.randn(12_000, generator=torch.Generator().manual_seed(0))
+    t = torch.arange(24_000) / 24_000
+    tone = sum(0.3 / k * torch.sin(2 * math.pi * 150 * k * t) for k in range(1, 41))  # up to 6 kHz
+    noise_then_tone = torch.cat([noise, tone]).numpy()
+    tracked = analyse(noise_then_tone, WorldAnalysisConfig(aperiodicity=aperiodicity))
+    graded = analyse(noise_then_tone, WorldAnalysisConfig(aperiodicity=aperiodicity, voicing="aperiodicity",
+                                                          d4c_threshold=0.3))
+    assert (tracked.f0[:30] == 0).mean() > 0.9 and (graded.f0 > 0).all()
+    # WORLD's first aperiodicity band lies at 3 kHz, among the tone's harmonics
+    assert graded.aperiodicity[:30, 0].mean() > -3.0 > -30.0 > graded.aperiodicity[40:-2, 0].mean()
+    with pytest.raises(ValueError, match="d4c_threshold"):
+        WorldAnalysisConfig(d4c_threshold=1.5)
 
 
 def test_round_trip_shapes_and_tokenizer_pitch_from_the_codec(codec_dir):
