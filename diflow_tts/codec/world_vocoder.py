@@ -59,8 +59,9 @@ class WorldAnalysisConfig:
     # continuous F0, as in continuous-F0 parametric synthesis: F0 interpolated through the
     # tracker's unvoiced stretches, every frame analysed and synthesized as voiced, and the band
     # aperiodicity alone saying how much of each band is noise. Voicing is then graded per band
-    # instead of a yes/no per frame that loses onsets, offsets and voiced consonants: copies'
-    # PESQ-WB +0.3 to +0.4 (docs/RESULTS.md, "Continuous F0").
+    # instead of a yes/no per frame that loses onsets, offsets and voiced consonants: the codec's
+    # copies' PESQ-WB +0.34 on espeak-ng voices, +0.25 on real ones; analysis a third slower, as
+    # D4C then runs on every frame (docs/RESULTS.md, "Continuous F0").
     voicing: Literal["tracker", "aperiodicity"] = "tracker"
     # D4C's own voiced/unvoiced test: a frame whose periodicity score falls under this is made
     # all noise. 0.85 is WORLD's default; with continuous F0 it is the only voicing decision
