@@ -16,7 +16,8 @@ from diflow_tts.codec.prompt_matching import PromptMatch
 from diflow_tts.codec.residual_kmeans import ResidualQuantizer, fit_residual_codebooks
 from diflow_tts.codec.world_backend import WorldCodecConfig
 from diflow_tts.codec.world_fitting import WorldFitConfig, fit_world_codec
-from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, continuous_f0, synthesize
+from diflow_tts.codec.world_synthesis import continuous_f0
+from diflow_tts.codec.world_vocoder import WorldAnalysisConfig, analyse, synthesize
 from diflow_tts.codec.world_warp import warp_envelope
 from diflow_tts.data.kaldi import write_table
 from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_pitch

@@ -42,6 +42,16 @@ def log_minimum_phase(log_power: torch.Tensor, fft_size: int) -> torch.Tensor:
     return torch.fft.rfft(cepstrum, dim=-1)
 
 
+def continuous_f0(f0: np.ndarray) -> np.ndarray:
+    """F0 [T] with every unvoiced frame (0) filled by linear interpolation between the voiced
+    frames around it (held flat before the first and after the last); all zeros stay zeros."""
+    voiced = f0 > 0
+    if not voiced.any():
+        return f0
+    frames = np.arange(len(f0))
+    return np.interp(frames, frames[voiced], f0[voiced])
+
+
 def pulse_positions(f0: torch.Tensor, hop: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pulse times in samples (float64) and their periods in samples, from per-frame F0 [T] in Hz
     (0 = unvoiced). A sample is voiced when its frame is; F0 is interpolated linearly between
@@ -50,8 +60,7 @@ def pulse_positions(f0: torch.Tensor, hop: int, sample_rate: int) -> tuple[torch
     if not bool(voiced.any()):
         empty = torch.zeros(0, dtype=torch.float64)
         return empty, empty
-    frames = np.arange(len(f0), dtype=np.float64)
-    filled = torch.from_numpy(np.interp(frames, frames[voiced.numpy()], f0[voiced].double().numpy()))
+    filled = torch.from_numpy(continuous_f0(f0.double().numpy()))
     frequency = F.interpolate(filled[None, None], scale_factor=hop, mode="linear")[0, 0]
     voiced_samples = voiced.repeat_interleave(hop)
     phase = torch.cumsum(torch.where(voiced_samples, frequency / sample_rate, 0.0), 0)

@@ -30,7 +30,7 @@ import torch
 
 from diflow_tts.codec.world_aperiodicity import band_aperiodicity
 from diflow_tts.codec.world_decoding import decode_aperiodicity, decode_log_envelope
-from diflow_tts.codec.world_synthesis import synthesize_waveform
+from diflow_tts.codec.world_synthesis import continuous_f0, synthesize_waveform
 
 
 @dataclass(frozen=True)
@@ -112,16 +112,6 @@ def _fit_frames(values: np.ndarray, num_frames: int) -> np.ndarray:
     if len(values) >= num_frames:
         return values[:num_frames]
     return np.concatenate([values, np.full(num_frames - len(values), values[-1] if len(values) else 0.0)])
-
-
-def continuous_f0(f0: np.ndarray) -> np.ndarray:
-    """F0 [T] with every unvoiced frame (0) filled by linear interpolation between the voiced
-    frames around it (held flat before the first and after the last); all zeros stay zeros."""
-    voiced = f0 > 0
-    if not voiced.any():
-        return f0
-    frames = np.arange(len(f0))
-    return np.interp(frames, frames[voiced], f0[voiced])
 
 
 def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
