@@ -2,12 +2,12 @@
 coded aperiodicity, one row per codec frame.
 
 WORLD splits speech along the lines of our factorization: F0 is prosody, the spectral envelope
-(CheapTrick) carries content and timbre, band aperiodicity (D4C, or our faster periodicity
-measure) carries voicing detail, or all of voicing with ``voicing: aperiodicity`` (continuous
-F0: no frame is unvoiced, each band is as noisy as its aperiodicity says). Frame i
-of every stream is centred on sample ``i * hop + hop / 2`` and an utterance of N samples has
-``ceil(N / hop)`` frames, so these rows line up one to one with the prosody codes and with any
-other codec's frames:
+(CheapTrick) carries content and timbre, band aperiodicity (D4C, WORLD's measure batched over
+frames in `codec/world_d4c.py`, or our faster periodicity measure) carries voicing detail, or
+all of voicing with ``voicing: aperiodicity`` (continuous F0: no frame is unvoiced, each band is
+as noisy as its aperiodicity says). Frame i of every stream is centred on sample
+``i * hop + hop / 2`` and an utterance of N samples has ``ceil(N / hop)`` frames, so these rows
+line up one to one with the prosody codes and with any other codec's frames:
 - The F0 tracker runs on a grid ``f0_steps_per_frame`` times finer than ours (DIO's voicing
   decisions are tuned for about 5 ms steps: at our 13.3 ms it leaves voiced frames unvoiced, and
   WORLD speech suffers most from exactly that); it places step k at ``k * step``, so with an
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from diflow_tts.codec.world_aperiodicity import band_aperiodicity
+from diflow_tts.codec.world_d4c import coded_d4c
 from diflow_tts.codec.world_decoding import decode_aperiodicity, decode_log_envelope
 from diflow_tts.codec.world_synthesis import continuous_f0, synthesize_waveform
 
@@ -49,9 +50,10 @@ class WorldAnalysisConfig:
     # PESQ-WB and 0.018 STOI (docs/RESULTS.md, "The F0 floor").
     f0_floor: float = 71.0
     f0_ceil: float = 600.0
-    fft_size: int = 1024         # CheapTrick/D4C analysis window (sets their lowest F0, above)
-    # Band aperiodicity: pyworld's "d4c", or "periodicity" (ours, world_aperiodicity.py: 4.5x
-    # faster, copies about as good; docs/RESULTS.md)
+    fft_size: int = 1024         # CheapTrick's analysis window (sets its lowest F0, above)
+    # Band aperiodicity: WORLD's "d4c" (world_d4c.py: pyworld's values, 2.4x faster), or
+    # "periodicity" (ours, world_aperiodicity.py: 3x faster again, copies about as good;
+    # docs/RESULTS.md)
     aperiodicity: Literal["d4c", "periodicity"] = "d4c"
     envelope_dims: int = 40      # coded spectral envelope dimensions (40 measured as good as 60)
     # Where voicing lives. "tracker": frames the F0 tracker finds unvoiced get F0 0 and are
@@ -140,8 +142,7 @@ def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
     if config.aperiodicity == "periodicity":
         aperiodicity = band_aperiodicity(x, f0, times * rate, rate, config.aperiodicity_dims)
     else:
-        d4c = pyworld.d4c(x, f0, times, rate, fft_size=config.fft_size, threshold=config.d4c_threshold)
-        aperiodicity = pyworld.code_aperiodicity(d4c, rate)
+        aperiodicity = coded_d4c(x, f0, times, rate, config.aperiodicity_dims, config.d4c_threshold)
     coded_envelope = pyworld.code_spectral_envelope(envelope, rate, config.envelope_dims)
     return WorldFeatures(f0, coded_envelope, aperiodicity)
 
