@@ -34,88 +34,26 @@ import numpy as np
 import torch
 
 from diflow_tts.codec.world_decoding import BAND_SPACING_HZ
+from diflow_tts.codec.world_frames import (
+    TINY,
+    box_smooth,
+    cut,
+    f0_blocks,
+    fold_below_f0,
+    padded_signal,
+    power_spectrum,
+    unit_energy,
+    windows,
+)
 
 D4C_FLOOR_F0_HZ = 47.0      # D4C's lowest analysed F0: sets its FFT size
 VOICING_FLOOR_F0_HZ = 40.0  # the voicing test's
-_TINY = 1e-30               # guards divisions by the power of digital silence
 _POWER_FLOOR = 1e-12        # of a frame's strongest bin: the weakest power a ratio is taken of
-_FRAMES_PER_BLOCK = 512     # frames analysed together: bounds memory (~60 MB a block at 24 kHz)
 
 
 def _fft_size(periods: float, sample_rate: int, floor_hz: float) -> int:
     """Twice the power of two at or under the longest window (``periods`` of the floor F0)."""
     return 2 ** (1 + int(math.log2(periods * sample_rate / floor_hz + 1)))
-
-
-def _windows(cycles: torch.Tensor, periods: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Offsets from each frame's centre [F, L] and its Hann and Blackman windows of ``periods``
-    periods at F0 ``cycles`` (cycles per sample) there [F, L], zero past the window's end: L is
-    the longest window of the block, so frames of high F0 cost short windows."""
-    half = torch.floor(periods / (2 * cycles) + 0.5)
-    steps = torch.arange(int(2 * half.max()) + 1, dtype=cycles.dtype)
-    offset = steps[None] - half[:, None]
-    inside = steps[None] <= 2 * half[:, None]
-    cosine = torch.cos((2 * math.pi / periods) * offset * cycles[:, None])
-    hann = torch.where(inside, 0.5 + 0.5 * cosine, 0.0)
-    # 0.42 + 0.5 cos(x) + 0.08 cos(2x), with cos(2x) = 2 cos(x)^2 - 1
-    blackman = torch.where(inside, 0.34 + cosine * (0.5 + 0.16 * cosine), 0.0)
-    return offset, hann, blackman
-
-
-def _unit_energy(wave: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to unit energy (zero rows stay zero): the aperiodicity is a ratio of powers,
-    so a frame's level must not matter, and float32 must hold its spectra."""
-    return wave * torch.rsqrt(wave.square().sum(-1, keepdim=True).clamp(min=_TINY))
-
-
-def _cut(padded: torch.Tensor, margin: int, centres: torch.Tensor, offset: torch.Tensor,
-         window: torch.Tensor) -> torch.Tensor:
-    """[F, L]: the windowed signal around each centre (samples, rounded as WORLD does), its
-    windowed mean removed so that no DC leaks into the low bins. ``padded`` is the signal with
-    ``margin`` copies of its end samples on either side (WORLD clamps indices to the signal)."""
-    rows = padded.unfold(0, window.shape[-1], 1)
-    first = (torch.floor(centres + 0.501).long() + offset[:, 0].long() + margin).clamp(0, len(rows) - 1)
-    wave = rows.index_select(0, first) * window
-    return wave - window * (wave.sum(-1, keepdim=True) / window.sum(-1, keepdim=True))
-
-
-def _read_shifted(values: torch.Tensor, first: torch.Tensor, count: int) -> torch.Tensor:
-    """``values`` [F, K] read at ``first + 0, 1, ..., count - 1`` with ``first`` [F] fractional
-    (in range): each row's run of bins, copied as one slice of a flat view (a general gather is
-    forty times slower), and a linear step to the next bin."""
-    low = first.floor()
-    flat = values.contiguous().view(-1)
-    starts = torch.arange(len(values)) * values.shape[-1] + low.long()
-    taken = flat.unfold(0, count + 1, 1).index_select(0, starts)
-    return torch.lerp(taken[:, :-1], taken[:, 1:], (first - low)[:, None].to(values.dtype))
-
-
-def _fold_below_f0(power: torch.Tensor, f0_bins: torch.Tensor) -> torch.Tensor:
-    """Add to each bin under F0 (``f0_bins``: F0 in bins, [F]) the spectrum mirrored about F0/2,
-    which leaked there from the bins between it and F0."""
-    reach = int(f0_bins.max()) + 1
-    bins = torch.arange(reach)
-    # bin k reads f0 - k: read upwards from f0 - (reach - 1), then reverse (zeros left of bin 0)
-    mirror = _read_shifted(torch.nn.functional.pad(power, (reach, 0)), f0_bins + 1, reach).flip(-1)
-    inside = bins[None] <= f0_bins.floor()[:, None]
-    folded = power.clone()
-    folded[:, :reach] += torch.where(inside, mirror, 0.0)
-    return folded
-
-
-def _box_smooth(spectrum: torch.Tensor, width_bins: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Each frame's spectrum [F, B] (bins 0..N/2 of an even spectrum) averaged over a band of
-    ``width_bins`` [F] bins around each bin: the difference of its running integral, read
-    linearly between bin edges, at both band edges. The integral is summed in float64: the
-    band's share of it can be 1e-9 at high frequencies."""
-    bins = spectrum.shape[-1]
-    pad = int(width_bins.max()) + 2
-    even = torch.cat([spectrum[:, 1: pad + 1].flip(-1), spectrum, spectrum[:, -pad - 1: -1].flip(-1)], -1)
-    integral = torch.cumsum(even.to(dtype), dim=-1)  # even about bins 0 and N/2; at bins' upper edges
-    half = width_bins.to(dtype) / 2
-    upper = _read_shifted(integral, pad - 0.5 + half, bins)
-    lower = _read_shifted(integral, pad - 0.5 - half, bins)
-    return ((upper - lower) / (2 * half)[:, None]).to(spectrum.dtype)
 
 
 def _nuttall(length: int) -> torch.Tensor:
@@ -129,28 +67,27 @@ def _block(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0: torch.T
     """Coded aperiodicity [F, bands] (dB) of frames with F0 ``f0`` [F] (Hz, > 0) at ``centres``."""
     size = _fft_size(4.0, sample_rate, D4C_FLOOR_F0_HZ)
     f = f0.clamp(min=D4C_FLOOR_F0_HZ)
-    offset, hann, blackman = _windows(f / sample_rate, 4.0)
+    offset, hann, blackman = windows(f / sample_rate, 4.0)
     time_weight = torch.arange(1, offset.shape[-1] + 1, dtype=padded.dtype)
 
     def centroid(at: torch.Tensor) -> torch.Tensor:
-        wave = _unit_energy(_cut(padded, margin, at, offset, blackman))
+        wave = unit_energy(cut(padded, margin, at, offset, blackman))
         plain = torch.fft.rfft(wave, n=size)
         weighted = torch.fft.rfft(wave * time_weight, n=size)
         return plain.real * weighted.real + plain.imag * weighted.imag
 
     quarter = 0.25 * sample_rate / f
     f0_bins = f * size / sample_rate
-    static_centroid = _fold_below_f0(centroid(centres - quarter) + centroid(centres + quarter), f0_bins)
-    spectrum = torch.fft.rfft(_unit_energy(_cut(padded, margin, centres, offset, hann)), n=size)
-    power = _box_smooth(_fold_below_f0(spectrum.real.square() + spectrum.imag.square(), f0_bins), f0_bins,
-                        torch.float64)
+    static_centroid = fold_below_f0(centroid(centres - quarter) + centroid(centres + quarter), f0_bins)
+    power = power_spectrum(unit_energy(cut(padded, margin, centres, offset, hann)), size)
+    power = box_smooth(fold_below_f0(power, f0_bins), f0_bins, torch.float64)
     # where the spectrum is empty (upsampled speech, digital silence) the delay is a ratio of
     # rounding errors: floored there, and zero in a frame with no power at all
     floor = _POWER_FLOOR * power.amax(-1, keepdim=True)
     delay = torch.where(floor > 0, static_centroid / torch.maximum(power, floor), 0.0)
-    delay = _box_smooth(delay, f0_bins / 2, torch.float32)
-    delay = delay - _box_smooth(delay, f0_bins, torch.float32)
-    delay = delay / delay.abs().amax(-1, keepdim=True).clamp(min=_TINY)  # its squares stay in float32
+    delay = box_smooth(delay, f0_bins / 2, torch.float32)
+    delay = delay - box_smooth(delay, f0_bins, torch.float32)
+    delay = delay / delay.abs().amax(-1, keepdim=True).clamp(min=TINY)  # its squares stay in float32
 
     width = int(BAND_SPACING_HZ * size / sample_rate)
     starts = [int(BAND_SPACING_HZ * (band + 1) * size / sample_rate) - width for band in range(bands)]
@@ -162,7 +99,7 @@ def _block(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0: torch.T
     # weak ones are summed as such (total minus strong would cancel in a periodic band)
     ranked = torch.from_numpy(np.partition(spread.numpy(), spread.shape[-1] - strongest, axis=-1))
     weak, strong = ranked[..., :-strongest].sum(-1), ranked[..., -strongest:].sum(-1)
-    coded = 10 * torch.log10(weak.clamp(min=_TINY) / (weak + strong).clamp(min=_TINY))
+    coded = 10 * torch.log10(weak.clamp(min=TINY) / (weak + strong).clamp(min=TINY))
     return (coded + (f[:, None] - 100) / 50).clamp(max=0.0)
 
 
@@ -171,29 +108,25 @@ def _voicing_score(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0:
     """[F]: the share of 100 Hz-7.9 kHz power under 4 kHz (Blackman window of 3 periods): high
     in voiced speech, whose power sits in the low harmonics."""
     size = _fft_size(3.0, sample_rate, VOICING_FLOOR_F0_HZ)
-    offset, _, blackman = _windows(f0.clamp(min=VOICING_FLOOR_F0_HZ) / sample_rate, 3.0)
-    spectrum = torch.fft.rfft(_cut(padded, margin, centres, offset, blackman), n=size)
-    power = spectrum.real.square() + spectrum.imag.square()
+    offset, _, blackman = windows(f0.clamp(min=VOICING_FLOOR_F0_HZ) / sample_rate, 3.0)
+    power = power_spectrum(cut(padded, margin, centres, offset, blackman), size)
     low, mid, high = (math.ceil(hz * size / sample_rate) for hz in (100.0, 4000.0, 7900.0))
-    return power[:, low + 1: mid + 1].sum(-1) / power[:, low + 1: high + 1].sum(-1).clamp(min=_TINY)
+    return power[:, low + 1: mid + 1].sum(-1) / power[:, low + 1: high + 1].sum(-1).clamp(min=TINY)
 
 
 def coded_d4c(wav: np.ndarray, f0: np.ndarray, times: np.ndarray, sample_rate: int, bands: int,
               threshold: float) -> np.ndarray:
     """Coded band aperiodicity [T, bands] in dB (0 = all noise) of ``wav`` at ``times`` [T]
     (seconds) with F0 ``f0`` [T] (Hz; 0 = unvoiced, all noise): WORLD's D4C with its voicing
-    test at ``threshold`` (frames scoring at most this are all noise), in ``bands`` bands every 3 kHz as
-    ``pyworld.code_aperiodicity`` codes it (``pyworld.get_num_aperiodicities`` says how many)."""
-    signal = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+    test at ``threshold`` (frames scoring at most this are all noise), in ``bands`` bands every
+    3 kHz as ``pyworld.code_aperiodicity`` codes it (``pyworld.get_num_aperiodicities`` says how
+    many)."""
     margin = 2 * _fft_size(4.0, sample_rate, D4C_FLOOR_F0_HZ)  # past the longest window's reach
-    padded = torch.cat([signal[:1].expand(margin), signal, signal[-1:].expand(margin)])
+    padded = padded_signal(wav, margin)
     f0_t = torch.from_numpy(np.asarray(f0, dtype=np.float32))
     centres = torch.from_numpy(np.asarray(times, dtype=np.float64)) * sample_rate
     coded = torch.zeros(len(f0_t), bands, dtype=torch.float32)
-    # frames of similar F0 together: a block's windows are as long as its lowest F0 needs
-    voiced = (f0_t > 0).nonzero().squeeze(1)
-    blocks = voiced[torch.argsort(f0_t[voiced], descending=True)].split(_FRAMES_PER_BLOCK)
-    for block in blocks:
+    for block in f0_blocks((f0_t > 0).nonzero().squeeze(1), f0_t):
         passed = block[_voicing_score(padded, margin, centres[block], f0_t[block], sample_rate) > threshold]
         if len(passed):
             coded[passed] = _block(padded, margin, centres[passed], f0_t[passed], sample_rate, bands)

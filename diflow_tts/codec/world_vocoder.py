@@ -2,18 +2,20 @@
 coded aperiodicity, one row per codec frame.
 
 WORLD splits speech along the lines of our factorization: F0 is prosody, the spectral envelope
-(CheapTrick) carries content and timbre, band aperiodicity (D4C, WORLD's measure batched over
-frames in `codec/world_d4c.py`, or our faster periodicity measure) carries voicing detail, or
-all of voicing with ``voicing: aperiodicity`` (continuous F0: no frame is unvoiced, each band is
-as noisy as its aperiodicity says). Frame i of every stream is centred on sample
-``i * hop + hop / 2`` and an utterance of N samples has ``ceil(N / hop)`` frames, so these rows
-line up one to one with the prosody codes and with any other codec's frames:
+(CheapTrick) carries content and timbre, band aperiodicity (D4C, or our faster periodicity
+measure) carries voicing detail, or all of voicing with ``voicing: aperiodicity`` (continuous
+F0: no frame is unvoiced, each band is as noisy as its aperiodicity says). Frame i of every
+stream is centred on sample ``i * hop + hop / 2`` and an utterance of N samples has
+``ceil(N / hop)`` frames, so these rows line up one to one with the prosody codes and with any
+other codec's frames:
 - The F0 tracker runs on a grid ``f0_steps_per_frame`` times finer than ours (DIO's voicing
   decisions are tuned for about 5 ms steps: at our 13.3 ms it leaves voiced frames unvoiced, and
   WORLD speech suffers most from exactly that); it places step k at ``k * step``, so with an
   even number of steps per frame our centre i is its step ``i * steps + steps / 2`` (with an odd
   number it analyses the signal from sample ``step / 2`` on). StoneMask, CheapTrick and D4C take
   explicit times and get our centres directly.
+- CheapTrick and D4C are WORLD's, batched over frames with torch (`codec/world_cheaptrick.py`,
+  `codec/world_d4c.py`: pyworld's values, analysis 2x faster); F0 is pyworld's DIO and StoneMask.
 - Synthesis (`codec/world_synthesis.py`, ours, vectorized) centres frame k's filter on the same
   sample as the analysis did.
 The envelope is reduced by WORLD's own coding (a mel-warped cepstrum-like vector of a few dozen
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from diflow_tts.codec.world_aperiodicity import band_aperiodicity
+from diflow_tts.codec.world_cheaptrick import spectral_envelope
 from diflow_tts.codec.world_d4c import coded_d4c
 from diflow_tts.codec.world_decoding import decode_aperiodicity, decode_log_envelope
 from diflow_tts.codec.world_synthesis import continuous_f0, synthesize_waveform
@@ -138,7 +141,7 @@ def analyse(wav: np.ndarray, config: WorldAnalysisConfig) -> WorldFeatures:
     f0 = pyworld.stonemask(x, np.ascontiguousarray(centres), times, rate)
     if config.voicing == "aperiodicity":
         f0 = continuous_f0(f0)
-    envelope = pyworld.cheaptrick(x, f0, times, rate, fft_size=config.fft_size)
+    envelope = spectral_envelope(x, f0, times, rate, config.fft_size)
     if config.aperiodicity == "periodicity":
         aperiodicity = band_aperiodicity(x, f0, times * rate, rate, config.aperiodicity_dims)
     else:
