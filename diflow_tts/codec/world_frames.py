@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 TINY = 1e-30               # guards divisions by the power of digital silence
-_FRAMES_PER_BLOCK = 128    # frames analysed together: a block's spectra (1 MB each) stay in cache (512: 25 % slower)
+_FRAMES_PER_BLOCK = 128    # frames analysed together: their spectra stay in cache (512: 25 % slower)
 
 
 def padded_signal(wav: np.ndarray, margin: int) -> torch.Tensor:
