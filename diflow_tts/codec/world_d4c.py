@@ -21,7 +21,7 @@ is computed, per frame at time t with F0 f (floored at 47 Hz):
    periods) is at most ``threshold`` is all noise (0 dB in every band).
 
 The result is pyworld's ``code_aperiodicity(d4c(...))`` (the bands are measured at the coded
-frequencies), 2.4x faster: on LibriSpeech within 0.004 dB on average under 3 kHz and 0.009 dB
+frequencies), 3x faster: on LibriSpeech within 0.004 dB on average under 3 kHz and 0.009 dB
 at 6 kHz (99 % within 0.03 and 0.05 dB), and on a full-band buzz with noise within 0.003 dB in
 every band. Where a spectrum is empty (above 8 kHz in upsampled 16 kHz speech, digital silence)
 both measure rounding noise, pyworld through the 1e-12 jitter it adds to every sample, which

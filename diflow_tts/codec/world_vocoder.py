@@ -54,8 +54,8 @@ class WorldAnalysisConfig:
     f0_floor: float = 71.0
     f0_ceil: float = 600.0
     fft_size: int = 1024         # CheapTrick's analysis window (sets its lowest F0, above)
-    # Band aperiodicity: WORLD's "d4c" (world_d4c.py: pyworld's values, 2.4x faster), or
-    # "periodicity" (ours, world_aperiodicity.py: 3x faster again, copies about as good;
+    # Band aperiodicity: WORLD's "d4c" (world_d4c.py: pyworld's values, 3x faster), or
+    # "periodicity" (ours, world_aperiodicity.py: 2.4x faster again, copies about as good;
     # docs/RESULTS.md)
     aperiodicity: Literal["d4c", "periodicity"] = "d4c"
     envelope_dims: int = 40      # coded spectral envelope dimensions (40 measured as good as 60)
