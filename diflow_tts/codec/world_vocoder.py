@@ -15,7 +15,7 @@ other codec's frames:
   number it analyses the signal from sample ``step / 2`` on). StoneMask, CheapTrick and D4C take
   explicit times and get our centres directly.
 - CheapTrick and D4C are WORLD's, batched over frames with torch (`codec/world_cheaptrick.py`,
-  `codec/world_d4c.py`: pyworld's values, analysis 2x faster); F0 is pyworld's DIO and StoneMask.
+  `codec/world_d4c.py`: pyworld's values, analysis 2.5x faster); F0 is pyworld's DIO and StoneMask.
 - Synthesis (`codec/world_synthesis.py`, ours, vectorized) centres frame k's filter on the same
   sample as the analysis did.
 The envelope is reduced by WORLD's own coding (a mel-warped cepstrum-like vector of a few dozen
