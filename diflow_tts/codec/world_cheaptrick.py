@@ -57,8 +57,8 @@ def _block(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0: torch.T
     quefrency = torch.arange(fft_size // 2 + 1, dtype=f0.dtype) / sample_rate
     cycles = f0[:, None] * quefrency[None]
     lifter = torch.sinc(cycles) * ((1 - 2 * _Q1) + 2 * _Q1 * torch.cos(2 * math.pi * cycles))
-    # the log spectrum is even, so its transforms are real: hfft of the half is the full DFT
     power = power + _NOISE * torch.randn(power.shape, generator=noise).abs()
+    # the log spectrum is even, so its transforms are real: hfft of the half is the full DFT
     cepstrum = torch.fft.hfft(torch.log(power), n=fft_size)[:, : fft_size // 2 + 1]
     return torch.exp(torch.fft.hfft(cepstrum * lifter / fft_size, n=fft_size)[:, : fft_size // 2 + 1])
 

@@ -28,6 +28,7 @@ both measure rounding noise, pyworld through the 1e-12 jitter it adds to every s
 this leaves out: a window with no power at all is all noise (tests/test_world_d4c.py).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -56,10 +57,13 @@ def _fft_size(periods: float, sample_rate: int, floor_hz: float) -> int:
     return 2 ** (1 + int(math.log2(periods * sample_rate / floor_hz + 1)))
 
 
+@functools.cache
 def _nuttall(length: int) -> torch.Tensor:
+    """The band window (float32), the same for every block of an analysis."""
     phase = 2 * math.pi * torch.arange(length, dtype=torch.float64) / (length - 1)
-    return 0.355768 - 0.487396 * torch.cos(phase) + 0.144232 * torch.cos(2 * phase) \
+    window = 0.355768 - 0.487396 * torch.cos(phase) + 0.144232 * torch.cos(2 * phase) \
         - 0.012604 * torch.cos(3 * phase)
+    return window.float()
 
 
 def _block(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0: torch.Tensor, sample_rate: int,
@@ -92,7 +96,7 @@ def _block(padded: torch.Tensor, margin: int, centres: torch.Tensor, f0: torch.T
     width = int(BAND_SPACING_HZ * size / sample_rate)
     starts = [int(BAND_SPACING_HZ * (band + 1) * size / sample_rate) - width for band in range(bands)]
     segments = torch.stack([delay[:, start: start + 2 * width + 1] for start in starts], dim=1)
-    quefrency = torch.fft.rfft(segments * _nuttall(2 * width + 1).to(delay.dtype), n=size)
+    quefrency = torch.fft.rfft(segments * _nuttall(2 * width + 1), n=size)
     spread = quefrency.real.square() + quefrency.imag.square()
     strongest = math.floor(size * 8.0 / (2 * width + 1) + 0.5) + 1
     # numpy's introselect splits off a row's strongest bins twice as fast as torch.topk; the
