@@ -10,9 +10,12 @@ import torch
 
 from diflow_tts.align.augment import SpecAugmentConfig, spec_augment
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
-from diflow_tts.align.training import AlignerTrainConfig
+from diflow_tts.align.features import FeatureConfig
+from diflow_tts.align.training import AlignerTrainConfig, PhoneAudioDataset
+from diflow_tts.audio import save_audio
 from diflow_tts.cli import main
 from diflow_tts.config import ConfigError, load_config
+from diflow_tts.data.audio_segments import AudioEntry
 from diflow_tts.data.kaldi import read_table
 from diflow_tts.data.test_list import TIMING_FILE
 from diflow_tts.tokens.durations import DURATIONS_FILE
@@ -73,6 +76,23 @@ def test_a_negative_mask_width_in_an_aligner_yaml_is_named(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(
             "aligner.yaml.augment: augment settings out of range (frequency_width -3)")):
         load_config(tmp_path / "aligner.yaml", AlignerTrainConfig)
+
+
+def test_aligner_features_are_kept_after_their_first_read_only_when_they_fit(tmp_path):
+    wavs = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    for i, path in enumerate(wavs):
+        save_audio(path, torch.randn(24_000 + 4_000 * i, generator=torch.Generator().manual_seed(i)) * 0.1,
+                   24_000)
+    entries = [AudioEntry(path.stem, str(path), 1.0) for path in wavs]
+    kept = PhoneAudioDataset(entries, [[3, 4], [5]], FeatureConfig(), cache_gb=0.001)
+    made_anew = PhoneAudioDataset(entries, [[3, 4], [5]], FeatureConfig(), cache_gb=0.0)
+    first = [kept[(i, 0)][0] for i in range(2)]
+    assert all(torch.equal(a, made_anew[(i, 0)][0]) for i, a in enumerate(first))
+    for path in wavs:
+        path.unlink()  # a second epoch reads nothing from disk ...
+    assert all(torch.equal(kept[(i, 0)][0], a) for i, a in enumerate(first))
+    with pytest.raises(Exception, match="a.wav"):  # ... unless the features do not fit
+        made_anew[(0, 0)]
 
 
 def test_aligner_trains_with_spec_augment_from_its_yaml(pipeline, tmp_path):

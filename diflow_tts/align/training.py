@@ -55,6 +55,10 @@ class AlignerTrainConfig:
     optimizer: AlignerOptimizerConfig = field(default_factory=AlignerOptimizerConfig)
     max_frames_per_batch: int = 6_000
     validation_utterances: int = 32
+    # Features are kept in memory after their first use when all the training set's take at most
+    # this much (in each data-loader process): making them costs a quarter of a step on 2 CPU
+    # cores, and a small corpus is read over and over. 0 makes them anew every time.
+    feature_cache_gb: float = 2.0
     loop: LoopConfig = field(default_factory=LoopConfig)
 
 
@@ -67,11 +71,16 @@ def spoken_phones(ids: list[int], table: PhoneTable) -> list[int]:
 
 
 class PhoneAudioDataset(Dataset):
-    """(normalised log-mel [T, n_mels], spoken phone ids [N]) per utterance, features made on the fly."""
+    """(normalised log-mel [T, n_mels], spoken phone ids [N]) per utterance, features made on the
+    fly, and kept for the next epoch when all of them fit in ``cache_gb`` (they are the same every
+    epoch: augmentation comes after, per batch)."""
 
-    def __init__(self, entries: list[AudioEntry], phones: list[list[int]], features: FeatureConfig):
+    def __init__(self, entries: list[AudioEntry], phones: list[list[int]], features: FeatureConfig,
+                 cache_gb: float = 0.0):
         self.entries, self.phones = entries, phones
         self.features = LogMelFrames(features)
+        feature_bytes = sum(self.frame_counts()) * features.n_mels * 4
+        self.cache: dict[int, torch.Tensor] | None = {} if feature_bytes <= cache_gb * 2**30 else None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -84,8 +93,13 @@ class PhoneAudioDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = key[0]
-        wav = load_audio(self.entries[index].path, self.features.config.sample_rate)
-        return self.features(wav), torch.tensor(self.phones[index])
+        features = self.cache.get(index) if self.cache is not None else None
+        if features is None:
+            wav = load_audio(self.entries[index].path, self.features.config.sample_rate)
+            features = self.features(wav)
+            if self.cache is not None:
+                self.cache[index] = features
+        return features, torch.tensor(self.phones[index])
 
 
 def collate_features(
@@ -211,7 +225,7 @@ def train_aligner(
             dir_entries, dir_phones = load_phone_entries(folder, table)
             entries += dir_entries
             phones += dir_phones
-        train = PhoneAudioDataset(entries, phones, config.features)
+        train = PhoneAudioDataset(entries, phones, config.features, config.feature_cache_gb)
         valid = None
         if valid_data_dir:
             entries, phones = load_phone_entries(valid_data_dir, table)

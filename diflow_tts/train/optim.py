@@ -64,8 +64,10 @@ class Optimization:
             {"params": [p for n, p in named if decays(n, p)], "weight_decay": config.weight_decay},
             {"params": [p for n, p in named if not decays(n, p)], "weight_decay": 0.0},
         ]
+        # The fused kernel updates every tensor in one pass: on a CPU it steps the 4 M-parameter
+        # teacher in 4 ms against 15-22 ms for the per-tensor loop (docs/RESULTS.md).
         self.optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, betas=config.betas,
-                                           fused=device.type == "cuda")
+                                           fused=device.type in ("cpu", "cuda"))
         self.scheduler = warmup_cosine(self.optimizer, config.warmup_steps, max_steps, config.final_lr_ratio)
 
     @property
