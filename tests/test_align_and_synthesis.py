@@ -11,7 +11,7 @@ import torch
 from diflow_tts.align.augment import SpecAugmentConfig, spec_augment
 from diflow_tts.align.durations import durations_from_spans, force_align, with_word_boundaries
 from diflow_tts.align.features import FeatureConfig
-from diflow_tts.align.training import AlignerTrainConfig, PhoneAudioDataset
+from diflow_tts.align.training import AlignerTrainConfig, PhoneAudioDataset, collate_features
 from diflow_tts.audio import save_audio
 from diflow_tts.cli import main
 from diflow_tts.config import ConfigError, load_config
@@ -86,11 +86,13 @@ def test_aligner_features_are_kept_after_their_first_read_only_when_they_fit(tmp
     entries = [AudioEntry(path.stem, str(path), 1.0) for path in wavs]
     kept = PhoneAudioDataset(entries, [[3, 4], [5]], FeatureConfig(), cache_gb=0.001)
     made_anew = PhoneAudioDataset(entries, [[3, 4], [5]], FeatureConfig(), cache_gb=0.0)
-    first = [kept[(i, 0)][0] for i in range(2)]
-    assert all(torch.equal(a, made_anew[(i, 0)][0]) for i, a in enumerate(first))
+    fresh = [made_anew[(i, 0)][0] for i in range(2)]
+    assert all(torch.equal(kept[(i, 0)][0], a) for i, a in enumerate(fresh))
+    batch = collate_features([kept[(i, 0)] for i in range(2)])  # training leaves the kept ones as they were
+    spec_augment(batch[0], batch[1], SpecAugmentConfig(2, 15, 2, 10))
     for path in wavs:
         path.unlink()  # a second epoch reads nothing from disk ...
-    assert all(torch.equal(kept[(i, 0)][0], a) for i, a in enumerate(first))
+    assert all(torch.equal(kept[(i, 0)][0], a) for i, a in enumerate(fresh))
     with pytest.raises(Exception, match="a.wav"):  # ... unless the features do not fit
         made_anew[(0, 0)]
 

@@ -10,6 +10,7 @@ from diflow_tts.train.batch_order import ResumableBatchSampler, shuffled_fixed_b
 from diflow_tts.train.checkpoint import CheckpointManager
 from diflow_tts.train.experiment import record_config
 from diflow_tts.train.loop import LoopConfig
+from diflow_tts.train.optim import Optimization, OptimizerConfig
 from diflow_tts.train.schedule import warmup_cosine
 
 
@@ -72,6 +73,20 @@ def test_record_config_guards_fixed_sections_only(tmp_path, caplog):
     assert "max_steps: 7" in (tmp_path / "config.yaml").read_text()
     with pytest.raises(ConfigError, match="model.width: 4 -> 8"):
         record_config(tmp_path, Run(model=Model(width=8)), fixed_sections=("model",))
+
+
+def test_a_checkpoint_of_the_per_tensor_adamw_resumes_on_the_fused_kernel():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    old = Optimization(model, OptimizerConfig(), 10, torch.device("cpu"))
+    for group in old.optimizer.param_groups:
+        group["fused"] = False  # as saved before AdamW was fused on the CPU
+    old.step(model(torch.randn(5, 4)).square().mean())
+    resumed = Optimization(model, OptimizerConfig(), 10, torch.device("cpu"))
+    resumed.load_state_dict(old.state_dict())
+    assert all(group["fused"] for group in resumed.optimizer.param_groups)
+    resumed.step(model(torch.randn(5, 4)).square().mean())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 def test_warmup_cosine_schedule_shape():

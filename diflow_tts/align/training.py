@@ -56,8 +56,10 @@ class AlignerTrainConfig:
     max_frames_per_batch: int = 6_000
     validation_utterances: int = 32
     # Features are kept in memory after their first use when all the training set's take at most
-    # this much (in each data-loader process): making them costs a quarter of a step on 2 CPU
-    # cores, and a small corpus is read over and over. 0 makes them anew every time.
+    # this much: making them costs a quarter of a step on 2 CPU cores, and a small corpus is read
+    # over and over. Every process keeps its own (each torchrun rank and each data-loader worker,
+    # which over the epochs see the whole set), so the total is up to that many times this.
+    # 0 makes them anew every time.
     feature_cache_gb: float = 2.0
     loop: LoopConfig = field(default_factory=LoopConfig)
 

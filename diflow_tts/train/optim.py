@@ -89,5 +89,11 @@ class Optimization:
                 f"{prefix}scheduler": self.scheduler.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], prefix: str = "") -> None:
-        self.optimizer.load_state_dict(state[f"{prefix}optimizer"])
+        """Restore a saved run. The saved groups carry the kernel choice of the run that saved
+        them; this optimizer's is kept, so a checkpoint from before AdamW was fused on the CPU
+        resumes fused (torch casts the step counts for the kernel named here)."""
+        saved = state[f"{prefix}optimizer"]
+        fused = self.optimizer.param_groups[0]["fused"]
+        self.optimizer.load_state_dict(
+            {**saved, "param_groups": [{**group, "fused": fused} for group in saved["param_groups"]]})
         self.scheduler.load_state_dict(state[f"{prefix}scheduler"])
