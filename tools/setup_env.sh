@@ -56,12 +56,11 @@ if [ "$installed_hash" != "$hash" ] || [ -n "$missing" ]; then
   }
   # uv (pinned, from PyPI) fetches and unpacks wheels in parallel: the same pinned versions in 40 s
   # where pip took 190 s on 2 Zen 4 cores, most of it the 2.7 GB of CUDA libraries torch pulls in.
-  # uv does not read pip.conf (PIP_INDEX_URL and PIP_NO_CACHE_DIR are passed on): where it cannot
-  # install, pip does, as before.
-  uv_options=(); [ -z "${PIP_NO_CACHE_DIR:-}" ] || uv_options+=(--no-cache)
-  [ -z "${PIP_INDEX_URL:-}" ] || uv_options+=(--index-url "$PIP_INDEX_URL")
-  if pip_install "uv==$uv_version" && "$venv/bin/uv" pip install -q --python "$venv/bin/python" \
-      "${uv_options[@]}" -c "$constraints" -e "$root[$union]"; then
+  # uv reads no pip.conf: tools/uv_install.py hands it pip's settings (indexes, find-links,
+  # constraints, cache, certificates), and where uv cannot follow them or cannot install, pip
+  # does, as before.
+  if pip_install "uv==$uv_version" && "$venv/bin/python" "$root/tools/uv_install.py" "$venv/bin/uv" -q \
+      --python "$venv/bin/python" -c "$constraints" -e "$root[$union]"; then
     :
   else
     echo "setup: uv could not install the packages; installing with pip" >&2
