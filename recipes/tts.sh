@@ -252,4 +252,4 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   diflow-tts export --model "$exp_dir/teacher/model" --aligner "$exp_dir/aligner/aligner" \
     --data "$data_dir/train" "${report[@]}" --out "$exp_dir/export/model"
 fi
-log "Finished stages $stage to $stop_stage"
+log "Finished stages $stage to $stop_stage in $((SECONDS / 60)) min $((SECONDS % 60)) s"

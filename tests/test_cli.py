@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,14 @@ def test_recipe_rejects_unknown_options_and_prints_help():
     assert bad.returncode != 0 and "unknown option --no_such_option" in bad.stderr
     help_out = subprocess.run(["bash", str(run), "--help"], capture_output=True, text=True)
     assert help_out.returncode == 0 and "Stages:" in help_out.stdout
+
+
+def test_recipe_ends_by_saying_how_long_its_stages_took():
+    run = ROOT / "egs" / "mini_libritts" / "run.sh"
+    done = subprocess.run(["bash", str(run), "--stage", "11", "--stop_stage", "11"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0
+    assert re.search(r"Finished stages 11 to 11 in 0 min \d+ s$", done.stdout.strip())
 
 
 def test_a_fitted_sampler_and_sampler_options_are_not_mixed(tmp_path, capsys):
