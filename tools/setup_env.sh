@@ -57,13 +57,13 @@ if [ "$installed_hash" != "$hash" ] || [ -n "$missing" ]; then
   # uv (pinned, from PyPI) fetches and unpacks wheels in parallel: the same pinned versions in 40 s
   # where pip took 190 s on 2 Zen 4 cores, most of it the 2.7 GB of CUDA libraries torch pulls in.
   # uv reads no pip.conf: tools/uv_install.py hands it pip's settings (indexes, find-links,
-  # constraints, cache, certificates), and where uv cannot follow them or cannot install, pip
-  # does, as before.
+  # constraints, cache, certificates), and where a setting is not translated or uv fails, pip
+  # installs, as before.
   if pip_install "uv==$uv_version" && "$venv/bin/python" "$root/tools/uv_install.py" "$venv/bin/uv" -q \
       --python "$venv/bin/python" -c "$constraints" -e "$root[$union]"; then
     :
   else
-    echo "setup: uv could not install the packages; installing with pip" >&2
+    echo "setup: installing with pip (uv was not used or did not finish)" >&2
     pip_install -c "$constraints" -e "$root[$union]"
   fi
   echo "$hash $union" > "$stamp"

@@ -6,8 +6,8 @@ a mirror where PyPI is blocked, an extra index of CPU-only torch, a folder of lo
 machine-wide constraints file, a company's certificate authority. Ignoring them would install
 other builds than pip, or fail. Every setting pip reports (`pip config list`, which already merges
 the config files and PIP_* variables) is either translated into uv's option or variable, known to
-change nothing about what is installed, or not translatable: then this exits with status 3 and
-set-up installs with pip.
+change nothing about what set-up installs, or not translated: then this exits with status 3 and
+set-up installs with pip. uv's own settings (uv.toml, UV_* variables) still apply on top.
 
 Usage (by tools/setup_env.sh): python uv_install.py UV_BINARY [uv pip install arguments...]
 """
@@ -15,40 +15,50 @@ Usage (by tools/setup_env.sh): python uv_install.py UV_BINARY [uv pip install ar
 from __future__ import annotations
 
 import ast
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
-UNTRANSLATABLE = 3
+NOT_TRANSLATED = 3
 
 # pip's precedence, lowest first: the [global] section, the [install] section, PIP_* variables.
 SECTIONS = ("global", "install", ":env:")
-# Settings of pip's output and checks: they change nothing about which files are installed where.
+# Long names pip also accepts for the same option (config keys are looked up as `--<key>`).
+ALIASES = {"pypi-url": "index-url", "timeout": "default-timeout"}
+# Settings that change nothing about which files set-up installs where: pip's output, checks and
+# cache location. `prefer-binary` (an older wheel over a newer source archive) belongs here only
+# because set-up pins every version with constraints.txt.
 NO_EFFECT_ON_WHAT_IS_INSTALLED = {
     "disable-pip-version-check", "quiet", "verbose", "progress-bar", "no-input", "no-color", "log",
-    "no-warn-script-location", "no-warn-conflicts", "root-user-action", "require-virtualenv",
-    "no-python-version-warning", "exists-action", "cache-dir", "retries", "prefer-binary",
-    "break-system-packages",
+    "log-file", "local-log", "no-warn-script-location", "no-warn-conflicts", "root-user-action",
+    "require-virtualenv", "require-venv", "no-python-version-warning", "exists-action", "cache-dir",
+    "retries", "prefer-binary", "break-system-packages",
     "config-file",  # PIP_CONFIG_FILE: the file's own settings are in the listing
 }
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
 def effective_settings(config_list: str) -> dict[str, str]:
-    """The value pip uses for each key, from `pip config list` output (lines `section.key='value'`).
-
-    Aliases pip accepts in config files (`i`, `f`, `c`) are read as their long names."""
-    aliases = {"i": "index-url", "f": "find-links", "c": "constraint", "timeout": "default-timeout"}
+    """The value pip uses for each key, from `pip config list` output (lines `section.key='value'`,
+    one per key and section, the config files already merged). Empty values are skipped, as pip
+    skips them, so they do not hide a lower section's value."""
     by_rank: dict[str, tuple[int, str]] = {}
     for line in config_list.splitlines():
         name, sep, quoted = line.partition("=")
-        section, dot, key = name.rpartition(".")
+        section, dot, key = name.partition(".")
         if not sep or not dot or section not in SECTIONS:
             continue
-        key = aliases.get(key, key)
+        value = ast.literal_eval(quoted)
+        if not value:
+            continue
+        key = ALIASES.get(key, key)
         rank = SECTIONS.index(section)
         if key not in by_rank or rank >= by_rank[key][0]:
-            by_rank[key] = (rank, ast.literal_eval(quoted))
+            by_rank[key] = (rank, value)
     return {key: value for key, (_, value) in by_rank.items()}
 
 
@@ -57,13 +67,24 @@ def is_true(value: str) -> bool:
     return value.strip().lower() in {"1", "y", "yes", "t", "true", "on"}
 
 
+def local_folder(place: str) -> Path | None:
+    """The folder a find-links entry names, None for a remote URL (pip accepts `~`, `file:` URLs)."""
+    if place.startswith("file:"):
+        return Path(url2pathname(urlparse(place).path))
+    if "://" in place:
+        return None
+    return Path(place).expanduser()
+
+
 def uv_translation(settings: dict[str, str]) -> tuple[list[str], dict[str, str], list[str]]:
-    """uv's arguments and environment variables for pip's settings, and the settings uv cannot
-    follow (set-up then uses pip). Multi-valued settings are whitespace-separated, as pip reads
-    them; local find-links folders that do not exist are skipped, as pip skips them (uv stops)."""
+    """uv's arguments and environment variables for pip's settings, and the settings not
+    translated (set-up then uses pip). Multi-valued settings are whitespace-separated, as pip
+    reads them; local find-links folders that do not exist are skipped, as pip skips them (uv
+    stops). `no-binary` and `only-binary` are not translated: pip accumulates them over every
+    section and lets each undo the other, which one uv flag each does not reproduce."""
     arguments: list[str] = []
     environment: dict[str, str] = {}
-    untranslatable: list[str] = []
+    not_translated: list[str] = []
     for key, value in settings.items():
         values = value.split()
         if key == "index-url":
@@ -76,12 +97,14 @@ def uv_translation(settings: dict[str, str]) -> tuple[list[str], dict[str, str],
             arguments += ["--index-strategy", "unsafe-best-match"]
         elif key == "find-links":
             for place in values:
-                remote = "://" in place and not place.startswith("file://")
-                if remote or Path(place.removeprefix("file://")).exists():
+                folder = local_folder(place)
+                if folder is None:
                     arguments += ["--find-links", place]
+                elif folder.exists():
+                    arguments += ["--find-links", str(folder)]
         elif key == "constraint":
             for path in values:
-                arguments += ["--constraint", path]
+                arguments += ["--constraint", str(Path(path).expanduser())]
         elif key == "no-index":
             if is_true(value):
                 arguments.append("--no-index")
@@ -90,38 +113,37 @@ def uv_translation(settings: dict[str, str]) -> tuple[list[str], dict[str, str],
         elif key == "pre":
             if is_true(value):
                 arguments += ["--prerelease", "allow"]
-        elif key in ("only-binary", "no-binary"):
-            for names in values:
-                arguments += [f"--{key}", names]
         elif key == "trusted-host":
             for host in values:
                 arguments += ["--allow-insecure-host", host]
         elif key == "cert":
-            environment["SSL_CERT_FILE"] = value
+            arguments += ["--cert", value]
         elif key == "client-cert":
             environment["SSL_CLIENT_CERT"] = value
         elif key == "proxy":
-            environment.setdefault("HTTP_PROXY", value)
-            environment.setdefault("HTTPS_PROXY", value)
+            # pip's proxy setting overrides the proxy variables for pip; so it does for uv.
+            environment.update(dict.fromkeys(PROXY_VARIABLES, value))
         elif key == "default-timeout":
-            environment["UV_HTTP_TIMEOUT"] = str(round(float(value)))
+            environment["UV_HTTP_TIMEOUT"] = str(max(1, math.ceil(float(value))))
         elif key not in NO_EFFECT_ON_WHAT_IS_INSTALLED:
-            untranslatable.append(key)
-    return arguments, environment, untranslatable
+            not_translated.append(key)
+    return arguments, environment, not_translated
 
 
 def main(argv: list[str]) -> int:
     uv, install_arguments = argv[0], argv[1:]
+    # `pip config list` prints through pip's logger: a quiet setting would silence it.
     listing = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=True,
+        env={**os.environ, "PIP_QUIET": "0"},
     ).stdout
-    arguments, environment, untranslatable = uv_translation(effective_settings(listing))
-    if untranslatable:
-        print(f"setup: pip settings uv cannot follow: {', '.join(sorted(untranslatable))}", file=sys.stderr)
-        return UNTRANSLATABLE
-    # A variable already set (for uv, or a proxy) wins over the translated pip setting.
+    arguments, environment, not_translated = uv_translation(effective_settings(listing))
+    if not_translated:
+        print(f"setup: pip settings not translated for uv: {', '.join(sorted(not_translated))}",
+              file=sys.stderr)
+        return NOT_TRANSLATED
     return subprocess.run(
-        [uv, "pip", "install", *arguments, *install_arguments], env={**environment, **os.environ}
+        [uv, "pip", "install", *arguments, *install_arguments], env={**os.environ, **environment}
     ).returncode
 
 
