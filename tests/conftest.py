@@ -93,27 +93,28 @@ def assert_same_final_weights(straight: Path, resumed: Path, step: int) -> None:
         assert all(torch.equal(first[key], second[key]) for key in first)
 
 
-def benchmark_tool():
-    """tools/benchmark.py as a module: its `random_model_folder` builds the tests' random bundles."""
+def tool_module(name: str):
+    """tools/<name>.py as a module (the tools are scripts, not a package; they import their
+    siblings, e.g. benchmark's json_report)."""
     import importlib.util
     import sys
 
     tools = Path(__file__).resolve().parents[1] / "tools"
-    sys.path.insert(0, str(tools))  # the tool imports its sibling json_report
+    sys.path.insert(0, str(tools))
     try:
-        spec = importlib.util.spec_from_file_location("benchmark", tools / "benchmark.py")
-        benchmark = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(benchmark)
+        spec = importlib.util.spec_from_file_location(name, tools / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(tools))
-    return benchmark
+    return module
 
 
 @pytest.fixture(scope="session")
 def random_bundle(tmp_path_factory) -> Path:
     """A tiny model bundle with random weights and a random-weight EnCodec: the whole inference
     stack runs (noise comes out), in seconds; built by tools/benchmark.py's own helper."""
-    return benchmark_tool().random_model_folder("tiny", tmp_path_factory.mktemp("bundle") / "model")
+    return tool_module("benchmark").random_model_folder("tiny", tmp_path_factory.mktemp("bundle") / "model")
 
 
 def speech_like(seconds: float, sample_rate: int = 24_000, pause_at: float | None = None) -> torch.Tensor:

@@ -1,6 +1,5 @@
 """tools/uv_install.py: set-up's uv installs with this machine's pip settings, or leaves it to pip."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -9,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import tool_module
+
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "uv_install.py"
 
 
 @pytest.fixture(scope="module")
 def uv_install():
-    spec = importlib.util.spec_from_file_location("uv_install", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module("uv_install")
 
 
 def test_pip_variables_override_the_install_section_which_overrides_global(uv_install):

@@ -24,7 +24,7 @@ from diflow_tts.tokens.prosody import ProsodyConfig, dequantize_pitch, quantize_
 from diflow_tts.tokens.shards import TokenShard
 from diflow_tts.tokens.tokenize_dir import tokenize_data_dir
 from diflow_tts.tokens.tokenizer import FactorizedTokenizer, FactorizedTokens, TokenizerConfig
-from tests.conftest import benchmark_tool, harmonic_tone
+from tests.conftest import harmonic_tone, tool_module
 
 TINY = WorldFitConfig(codec=WorldCodecConfig(envelope_codebooks=2, codebook_size=16),
                       fit_seconds=100.0, kmeans_iterations=3)
@@ -375,7 +375,7 @@ def test_the_api_matches_a_world_models_voice_to_the_reference_per_call(codec_di
     None takes the weight the model was loaded with, and the result reports the weight used."""
     from diflow_tts import DiFlowTTS
 
-    benchmark = benchmark_tool()
+    benchmark = tool_module("benchmark")
     text = benchmark.TEXT
     bundle = benchmark.random_model_folder("tiny", tmp_path / "model",
                                            CodecConfig(type="trained", path=str(codec_dir)))
