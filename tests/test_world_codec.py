@@ -66,7 +66,8 @@ def test_the_default_f0_floor_is_no_lower_than_cheaptrick_resolves():
 
 def test_the_voiced_aperiodicity_offset_takes_noise_from_voiced_frames_only():
     """Decoding offsets voiced frames' aperiodicity: the voiced half of an utterance gets more
-    periodic, its unvoiced half (all noise by definition) stays the same samples."""
+    periodic, its unvoiced half (all noise by definition: F0 0, or all-noise bands under
+    continuous F0) stays the same samples."""
     frames, hop = 60, 320
     f0 = np.where(np.arange(frames) >= 30, 150.0, 0.0)
     envelope = np.zeros((frames, 40))
@@ -77,6 +78,14 @@ def test_the_voiced_aperiodicity_offset_takes_noise_from_voiced_frames_only():
         voiced, lag = wav[35 * hop: 55 * hop], 24_000 // 150
         return wav[: 25 * hop], float(np.corrcoef(voiced[:-lag], voiced[lag:])[0, 1])
 
+    unvoiced_as_is, correlation_as_is = periodicity(0.0)
+    unvoiced_offset, correlation_offset = periodicity(-12.0)
+    assert np.array_equal(unvoiced_as_is, unvoiced_offset)
+    assert correlation_offset > correlation_as_is + 0.1
+
+    # Continuous F0: every frame has a pitch, and frames D4C made all noise (0 dB) stay all noise.
+    f0[:] = 150.0
+    aperiodicity[:30] = 0.0
     unvoiced_as_is, correlation_as_is = periodicity(0.0)
     unvoiced_offset, correlation_offset = periodicity(-12.0)
     assert np.array_equal(unvoiced_as_is, unvoiced_offset)

@@ -17,7 +17,7 @@ import torch
 
 BAND_SPACING_HZ = 3000.0  # WORLD's aperiodicity bands: one every 3 kHz
 FLOOR_DB = -60.0  # the least aperiodicity WORLD codes
-_APERIODIC_FRAME_DB = -0.5
+APERIODIC_FRAME_DB = -0.5  # bands averaging above this: the frame is all noise
 
 
 @functools.cache
@@ -49,5 +49,5 @@ def decode_aperiodicity(coded: torch.Tensor, sample_rate: int, fft_size: int) ->
     ends = torch.tensor([FLOOR_DB]).expand(len(coded), 1)
     points = torch.cat([ends, coded, torch.zeros_like(ends)], -1)
     decibels = points @ _aperiodicity_table(coded.shape[-1], sample_rate, fft_size)
-    decibels = torch.where(coded.mean(-1, keepdim=True) > _APERIODIC_FRAME_DB, 0.0, decibels)
+    decibels = torch.where(coded.mean(-1, keepdim=True) > APERIODIC_FRAME_DB, 0.0, decibels)
     return torch.pow(10.0, decibels / 20.0)

@@ -33,7 +33,7 @@ import torch
 from diflow_tts.codec.world_aperiodicity import band_aperiodicity
 from diflow_tts.codec.world_cheaptrick import spectral_envelope
 from diflow_tts.codec.world_d4c import coded_d4c
-from diflow_tts.codec.world_decoding import decode_aperiodicity, decode_log_envelope
+from diflow_tts.codec.world_decoding import APERIODIC_FRAME_DB, decode_aperiodicity, decode_log_envelope
 from diflow_tts.codec.world_synthesis import continuous_f0, synthesize_waveform
 
 
@@ -74,10 +74,12 @@ class WorldAnalysisConfig:
     # off). Our "periodicity" estimator has no such test.
     d4c_threshold: float = 0.85
     synthesis_fft_size: int = 1024
-    # Added at synthesis to the coded aperiodicity (dB, every band) of voiced frames (unvoiced
-    # frames are all noise either way). -6 dB trades naturalness for signal fidelity: the copies'
-    # PESQ-WB +0.10 (mini) / +0.11 (LibriSpeech), PER -0.010, but DistillMOS -0.05 and the
-    # teacher's -0.07 (docs/RESULTS.md, "Less noise in voiced frames"); so 0 by default.
+    # Added at synthesis to the coded aperiodicity (dB, every band) of voiced frames: frames with
+    # a pitch that are not all noise. Unvoiced frames stay all noise, whether the tracker gave
+    # them F0 0 or, with continuous F0, D4C's test made them all noise. -6 dB sharpens the
+    # codec's copies (PESQ-WB +0.07 on espeak-ng voices, PER -0.006, DistillMOS -0.01) but costs
+    # the teacher's outputs 0.07-0.08 DistillMOS (docs/RESULTS.md, "An Intel Xeon"); so 0 by
+    # default.
     voiced_aperiodicity_db: float = 0.0
 
     def __post_init__(self) -> None:
@@ -154,10 +156,12 @@ def synthesize(f0: np.ndarray, envelope: np.ndarray, aperiodicity: np.ndarray,
                config: WorldAnalysisConfig) -> np.ndarray:
     """Waveform of ``len(f0) * hop`` samples from per-frame F0 (Hz, 0 = unvoiced), coded
     envelope and coded aperiodicity on the codec frame grid (`codec/world_synthesis.py`); voiced
-    frames' aperiodicity is offset by ``config.voiced_aperiodicity_db`` first."""
+    frames' aperiodicity is offset by ``config.voiced_aperiodicity_db`` first. A frame that is all
+    noise stays so: with continuous F0 every frame has a pitch, and an offset there would put
+    pulses into silences and unvoiced consonants."""
     rate, fft = config.sample_rate, config.synthesis_fft_size
-    voiced = (np.asarray(f0) > 0)[:, None]
-    aperiodicity = np.where(voiced, aperiodicity + config.voiced_aperiodicity_db, aperiodicity)
+    voiced = (np.asarray(f0) > 0) & (aperiodicity.mean(1) <= APERIODIC_FRAME_DB)
+    aperiodicity = np.where(voiced[:, None], aperiodicity + config.voiced_aperiodicity_db, aperiodicity)
     wav = synthesize_waveform(torch.from_numpy(np.asarray(f0, dtype=np.float64)),
                               decode_log_envelope(torch.from_numpy(envelope), rate, fft),
                               decode_aperiodicity(torch.from_numpy(aperiodicity), rate, fft),
