@@ -17,7 +17,7 @@ import torch
 
 BAND_SPACING_HZ = 3000.0  # WORLD's aperiodicity bands: one every 3 kHz
 FLOOR_DB = -60.0  # the least aperiodicity WORLD codes
-APERIODIC_FRAME_DB = -0.5  # bands averaging above this: the frame is all noise
+_APERIODIC_FRAME_DB = -0.5
 
 
 @functools.cache
@@ -43,11 +43,17 @@ def _aperiodicity_table(bands: int, sample_rate: int, fft_size: int) -> torch.Te
     return torch.from_numpy(table).float()
 
 
+def all_noise_frames(coded: torch.Tensor) -> torch.Tensor:
+    """[T]: True for each frame of coded aperiodicity [T, bands] (dB) that WORLD decodes as all
+    noise (its bands average above -0.5 dB)."""
+    return coded.mean(-1) > _APERIODIC_FRAME_DB
+
+
 def decode_aperiodicity(coded: torch.Tensor, sample_rate: int, fft_size: int) -> torch.Tensor:
     """Aperiodicity amplitude [T, fft_size // 2 + 1] in (0, 1] of coded aperiodicity [T, bands] (dB)."""
     coded = coded.float()
     ends = torch.tensor([FLOOR_DB]).expand(len(coded), 1)
     points = torch.cat([ends, coded, torch.zeros_like(ends)], -1)
     decibels = points @ _aperiodicity_table(coded.shape[-1], sample_rate, fft_size)
-    decibels = torch.where(coded.mean(-1, keepdim=True) > APERIODIC_FRAME_DB, 0.0, decibels)
+    decibels = torch.where(all_noise_frames(coded)[:, None], 0.0, decibels)
     return torch.pow(10.0, decibels / 20.0)

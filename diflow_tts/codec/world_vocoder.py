@@ -33,7 +33,7 @@ import torch
 from diflow_tts.codec.world_aperiodicity import band_aperiodicity
 from diflow_tts.codec.world_cheaptrick import spectral_envelope
 from diflow_tts.codec.world_d4c import coded_d4c
-from diflow_tts.codec.world_decoding import APERIODIC_FRAME_DB, decode_aperiodicity, decode_log_envelope
+from diflow_tts.codec.world_decoding import all_noise_frames, decode_aperiodicity, decode_log_envelope
 from diflow_tts.codec.world_synthesis import continuous_f0, synthesize_waveform
 
 
@@ -160,10 +160,11 @@ def synthesize(f0: np.ndarray, envelope: np.ndarray, aperiodicity: np.ndarray,
     noise stays so: with continuous F0 every frame has a pitch, and an offset there would put
     pulses into silences and unvoiced consonants."""
     rate, fft = config.sample_rate, config.synthesis_fft_size
-    voiced = (np.asarray(f0) > 0) & (aperiodicity.mean(1) <= APERIODIC_FRAME_DB)
-    aperiodicity = np.where(voiced[:, None], aperiodicity + config.voiced_aperiodicity_db, aperiodicity)
-    wav = synthesize_waveform(torch.from_numpy(np.asarray(f0, dtype=np.float64)),
-                              decode_log_envelope(torch.from_numpy(envelope), rate, fft),
-                              decode_aperiodicity(torch.from_numpy(aperiodicity), rate, fft),
+    f0 = torch.from_numpy(np.asarray(f0, dtype=np.float64))
+    aperiodicity = torch.from_numpy(aperiodicity)
+    voiced = (f0 > 0) & ~all_noise_frames(aperiodicity)
+    aperiodicity = torch.where(voiced[:, None], aperiodicity + config.voiced_aperiodicity_db, aperiodicity)
+    wav = synthesize_waveform(f0, decode_log_envelope(torch.from_numpy(envelope), rate, fft),
+                              decode_aperiodicity(aperiodicity, rate, fft),
                               config.hop_length, rate)
     return wav.numpy()
